@@ -1,0 +1,49 @@
+using System.Globalization;
+using System.Text.Json;
+using HardPair.Shared.Checkpoints;
+
+namespace HardPair.Cli.Commands;
+
+/// <summary>Offline inspection of checkpoint stores and folders.</summary>
+internal static class CheckpointCommands
+{
+    public static int List(CommandLine line, TextWriter output)
+    {
+        var store = new CheckpointStore(line.Required("store"), TimeProvider.System);
+        var verify = line.Flag("verify");
+        line.RejectUnknown(0);
+
+        var entries = store.List(verifyWeights: verify);
+        if (entries.Count == 0)
+        {
+            output.WriteLine($"no checkpoints in {store.Root}");
+            return CliApp.Ok;
+        }
+
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"VERSION",-34} {"ARCHITECTURE",-16} {"METHOD",-8} {"CLEAN",6} {"ROBUST",6}  STATE"));
+        foreach (var entry in entries)
+        {
+            if (entry.Manifest is { } m)
+            {
+                var robust = m.Metrics.Robust.Count > 0 ? m.Metrics.Robust[0].Accuracy.ToString("P1", CultureInfo.InvariantCulture) : "-";
+                output.WriteLine(string.Create(
+                    CultureInfo.InvariantCulture,
+                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6}  {(verify ? "verified" : "ok")}"));
+            }
+            else
+            {
+                output.WriteLine($"{entry.Version,-34} {"-",-16} {"-",-8} {"-",6} {"-",6}  refused: {entry.Fault}");
+            }
+        }
+
+        return entries.All(e => e.IsValid) ? CliApp.Ok : CliApp.Failed;
+    }
+
+    public static int Show(CommandLine line, TextWriter output)
+    {
+        line.RejectUnknown(1);
+        var manifest = CheckpointReader.Verify(line.Positionals[0]);
+        output.WriteLine(JsonSerializer.Serialize(manifest, CheckpointFiles.Json));
+        return CliApp.Ok;
+    }
+}

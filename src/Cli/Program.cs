@@ -1,0 +1,3 @@
+using HardPair.Cli;
+
+return CliApp.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,195 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using HardPair.Shared.Models;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HardPair.Shared.Checkpoints;
+
+/// <summary>
+/// Verifies checkpoint folders before anything in them is used. Loading hashes the very bytes
+/// it then loads (no window between check and use), builds a fresh network of the manifest's
+/// architecture, loads the weights strictly, and hands the network out only when all of that
+/// succeeded — a failed load disposes the half-built network.
+/// </summary>
+public static class CheckpointReader
+{
+    /// <summary>Reads and checks the manifest, and checks the weights' size and digest.</summary>
+    public static CheckpointManifest Verify(string folder, string? expectedVersion = null)
+    {
+        var manifest = ReadManifest(folder, expectedVersion);
+        VerifyWeights(folder, manifest, ReadWeights(folder, manifest));
+        return manifest;
+    }
+
+    /// <summary>Verifies the folder and loads its network in eval mode on <paramref name="device"/> (CPU when null).</summary>
+    public static LoadedCheckpoint Load(string folder, Device? device = null, string? expectedVersion = null)
+    {
+        var manifest = ReadManifest(folder, expectedVersion);
+        var weights = ReadWeights(folder, manifest);
+        VerifyWeights(folder, manifest, weights);
+
+        var head = Enum.Parse<ClassifierHeadKind>(manifest.Head, ignoreCase: true);
+        var model = ModelRegistry.Create(manifest.Architecture, manifest.ClassNames.Length, head);
+        try
+        {
+            using (var stream = new MemoryStream(weights, writable: false))
+            {
+                model.load(stream, strict: true);
+            }
+
+            model.eval();
+            CheckOutputShape(folder, manifest, model);
+            if (device is not null && device.type != DeviceType.CPU)
+            {
+                model.to(device);
+            }
+
+            return new LoadedCheckpoint(folder, manifest, model);
+        }
+        catch (Exception ex) when (ex is not CheckpointException)
+        {
+            model.Dispose();
+            throw new CheckpointException(folder, $"weights do not load into architecture '{manifest.Architecture}' ({ex.Message})", ex);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Reads <c>manifest.json</c> and checks it is complete and self-consistent.</summary>
+    public static CheckpointManifest ReadManifest(string folder, string? expectedVersion = null)
+    {
+        var path = Path.Combine(folder, CheckpointFiles.Manifest);
+        if (!File.Exists(path))
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is missing");
+        }
+
+        CheckpointManifest? manifest;
+        try
+        {
+            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllBytes(path), CheckpointFiles.Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is not a valid manifest ({ex.Message})", ex);
+        }
+
+        if (manifest is null)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is empty");
+        }
+
+        CheckManifest(folder, manifest, expectedVersion);
+        return manifest;
+    }
+
+    internal static void CheckManifest(string folder, CheckpointManifest manifest, string? expectedVersion)
+    {
+        void Fail(string fault) => throw new CheckpointException(folder, fault);
+
+        if (manifest.SchemaVersion != CheckpointManifest.CurrentSchemaVersion)
+        {
+            Fail($"manifest schema version {manifest.SchemaVersion} is not supported (expected {CheckpointManifest.CurrentSchemaVersion})");
+        }
+
+        if (string.IsNullOrWhiteSpace(manifest.Version))
+        {
+            Fail("manifest has no version id");
+        }
+
+        if (expectedVersion is not null && manifest.Version != expectedVersion)
+        {
+            Fail($"manifest names version '{manifest.Version}' but the folder is '{expectedVersion}'");
+        }
+
+        if (!ModelRegistry.TryGet(manifest.Architecture, out var architecture))
+        {
+            Fail($"unknown architecture '{manifest.Architecture}' (known: {string.Join(", ", ModelRegistry.Names)})");
+        }
+
+        if (!Enum.TryParse<ClassifierHeadKind>(manifest.Head, ignoreCase: true, out _))
+        {
+            Fail($"unknown classifier head '{manifest.Head}' (expected cosine or linear)");
+        }
+
+        var expectedShape = architecture.InputShape.ToArray();
+        if (manifest.InputShape is null || !manifest.InputShape.Select(d => (long)d).SequenceEqual(expectedShape))
+        {
+            Fail($"input shape [{string.Join(", ", manifest.InputShape ?? [])}] does not match architecture '{manifest.Architecture}' ([{string.Join(", ", expectedShape)}])");
+        }
+
+        var classes = manifest.ClassNames?.Length ?? 0;
+        if (classes < 2 || manifest.ClassNames!.Any(string.IsNullOrWhiteSpace))
+        {
+            Fail("manifest needs at least two non-empty class names");
+        }
+
+        if (manifest.PairHardness is null || manifest.PairHardness.Length != classes
+            || manifest.PairHardness.Any(row => row is null || row.Length != classes || row.Any(v => !double.IsFinite(v) || v < 0 || v > 1)))
+        {
+            Fail($"pair-hardness matrix must be {classes}x{classes} with values in [0, 1]");
+        }
+
+        if (!double.IsFinite(manifest.CalibrationTemperature) || manifest.CalibrationTemperature <= 0)
+        {
+            Fail($"calibration temperature {manifest.CalibrationTemperature} must be a positive finite number");
+        }
+
+        if (manifest.WeightsSha256 is not { Length: 64 } || !manifest.WeightsSha256.All(char.IsAsciiHexDigitLower))
+        {
+            Fail("manifest has no valid sha256 of the weights");
+        }
+
+        if (manifest.WeightsBytes <= 0)
+        {
+            Fail("manifest has no weights size");
+        }
+    }
+
+    private static byte[] ReadWeights(string folder, CheckpointManifest manifest)
+    {
+        var path = Path.Combine(folder, CheckpointFiles.Weights);
+        if (!File.Exists(path))
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Weights} is missing");
+        }
+
+        var length = new FileInfo(path).Length;
+        if (length != manifest.WeightsBytes)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Weights} is {length} bytes but the manifest says {manifest.WeightsBytes} (truncated or replaced)");
+        }
+
+        return File.ReadAllBytes(path);
+    }
+
+    private static void VerifyWeights(string folder, CheckpointManifest manifest, byte[] weights)
+    {
+        if (weights.LongLength != manifest.WeightsBytes)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Weights} changed while being read");
+        }
+
+        var digest = Convert.ToHexStringLower(SHA256.HashData(weights));
+        if (digest != manifest.WeightsSha256)
+        {
+            throw new CheckpointException(folder, $"sha256 of {CheckpointFiles.Weights} is {digest}, the manifest says {manifest.WeightsSha256} (tampered or corrupted)");
+        }
+    }
+
+    private static void CheckOutputShape(string folder, CheckpointManifest manifest, nn.Module<Tensor, Tensor> model)
+    {
+        using var scope = torch.NewDisposeScope();
+        using var _ = torch.inference_mode();
+        var shape = new long[] { 1 }.Concat(manifest.InputShape.Select(d => (long)d)).ToArray();
+        var logits = model.forward(torch.zeros(shape));
+        if (logits.shape.Length != 2 || logits.shape[1] != manifest.ClassNames.Length)
+        {
+            throw new CheckpointException(folder, $"network outputs [{string.Join(", ", logits.shape)}], not {manifest.ClassNames.Length} logits");
+        }
+    }
+}

@@ -1,0 +1,228 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text.Json;
+using static TorchSharp.torch;
+
+namespace HardPair.Shared.Checkpoints;
+
+/// <summary>
+/// A folder of checkpoints, one sub-folder per version. Publishing writes into
+/// <c>.staging/</c>, flushes every file and the folder to disk, then renames the folder into
+/// place — a single atomic step — and flushes the store folder. Readers list only
+/// non-hidden folders, so they see a version completely or not at all, whatever happens to
+/// the writer.
+/// </summary>
+public sealed class CheckpointStore
+{
+    public const string StagingFolder = ".staging";
+
+    private readonly TimeProvider time;
+
+    public CheckpointStore(string root, TimeProvider time)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(root);
+        ArgumentNullException.ThrowIfNull(time);
+        Root = Path.GetFullPath(root);
+        this.time = time;
+    }
+
+    public string Root { get; }
+
+    /// <summary>
+    /// Publishes <paramref name="model"/> with <paramref name="draft"/>'s metadata as a new
+    /// version; the store sets the version id, creation time and weight digest.
+    /// </summary>
+    public CheckpointManifest Publish(nn.Module<Tensor, Tensor> model, CheckpointManifest draft)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        byte[] weights;
+        using (var buffer = new MemoryStream())
+        {
+            model.save(buffer);
+            weights = buffer.ToArray();
+        }
+
+        return Publish(weights, draft);
+    }
+
+    /// <summary>Publishes serialized weights with <paramref name="draft"/>'s metadata as a new version.</summary>
+    public CheckpointManifest Publish(ReadOnlySpan<byte> weights, CheckpointManifest draft)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        var createdAt = time.GetUtcNow();
+        var digest = Convert.ToHexStringLower(SHA256.HashData(weights));
+        var version = string.Create(CultureInfo.InvariantCulture, $"v{createdAt:yyyyMMdd'T'HHmmssfff'Z'}-{digest[..8]}");
+        var manifest = draft with
+        {
+            SchemaVersion = CheckpointManifest.CurrentSchemaVersion,
+            Version = version,
+            CreatedAt = createdAt,
+            WeightsSha256 = digest,
+            WeightsBytes = weights.Length,
+        };
+        CheckpointReader.CheckManifest(version, manifest, expectedVersion: null);
+
+        var target = Path.Combine(Root, version);
+        if (Directory.Exists(target))
+        {
+            throw new CheckpointException(version, "a checkpoint with this version already exists");
+        }
+
+        var stagingRoot = Path.Combine(Root, StagingFolder);
+        Directory.CreateDirectory(stagingRoot);
+        var staging = Path.Combine(stagingRoot, $"{version}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Weights), weights);
+            DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Manifest), JsonSerializer.SerializeToUtf8Bytes(manifest, CheckpointFiles.Json));
+            DurableFiles.FlushDirectory(staging);
+            Directory.Move(staging, target);
+            DurableFiles.FlushDirectory(Root);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(staging);
+            throw new CheckpointException(version, $"publish into {Root} failed ({ex.Message})", ex);
+        }
+
+        return manifest;
+    }
+
+    /// <summary>Every version folder with its manifest, or with the reason it is refused; oldest first.</summary>
+    public IReadOnlyList<StoredCheckpoint> List(bool verifyWeights = false)
+    {
+        if (!Directory.Exists(Root))
+        {
+            return [];
+        }
+
+        var entries = new List<StoredCheckpoint>();
+        foreach (var folder in Directory.EnumerateDirectories(Root))
+        {
+            var name = Path.GetFileName(folder);
+            if (name.StartsWith('.'))
+            {
+                continue;
+            }
+
+            try
+            {
+                var manifest = verifyWeights
+                    ? CheckpointReader.Verify(folder, name)
+                    : CheckpointReader.ReadManifest(folder, name);
+                entries.Add(new StoredCheckpoint(name, folder, manifest, null));
+            }
+            catch (CheckpointException ex)
+            {
+                entries.Add(new StoredCheckpoint(name, folder, null, ex.Fault));
+            }
+        }
+
+        // Version ids start with their UTC creation time, so name order is age order.
+        return entries.OrderBy(e => e.Version, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>The newest version whose manifest and weights verify, or null.</summary>
+    public StoredCheckpoint? Latest()
+    {
+        foreach (var entry in List().Where(e => e.IsValid).Reverse())
+        {
+            try
+            {
+                CheckpointReader.Verify(entry.Folder, entry.Version);
+                return entry;
+            }
+            catch (CheckpointException)
+            {
+                // A broken newest version must not hide an older good one.
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Verifies and loads one version.</summary>
+    public LoadedCheckpoint Load(string version, Device? device = null)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(version);
+        if (version.StartsWith('.') || version.Contains('/') || version.Contains('\\') || version.Contains(".."))
+        {
+            throw new CheckpointException(version, "not a valid version id");
+        }
+
+        var folder = Path.Combine(Root, version);
+        if (!Directory.Exists(folder))
+        {
+            throw new CheckpointException(version, $"no such version in {Root}");
+        }
+
+        return CheckpointReader.Load(folder, device, version);
+    }
+
+    /// <summary>
+    /// Removes staging folders left by publishers that died mid-write (their process is gone);
+    /// returns how many were removed. Folders of live publishers are left alone.
+    /// </summary>
+    public int RemoveAbandonedStaging()
+    {
+        var stagingRoot = Path.Combine(Root, StagingFolder);
+        if (!Directory.Exists(stagingRoot))
+        {
+            return 0;
+        }
+
+        var removed = 0;
+        foreach (var folder in Directory.EnumerateDirectories(stagingRoot))
+        {
+            var parts = Path.GetFileName(folder).Split('.');
+            if (parts.Length >= 3 && int.TryParse(parts[^2], CultureInfo.InvariantCulture, out var pid) && IsAlive(pid))
+            {
+                continue;
+            }
+
+            if (TryDelete(folder))
+            {
+                removed++;
+            }
+        }
+
+        return removed;
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        if (pid == Environment.ProcessId)
+        {
+            return true;
+        }
+
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
+        catch (InvalidOperationException)
+        {
+            return false;
+        }
+    }
+
+    private static bool TryDelete(string folder)
+    {
+        try
+        {
+            Directory.Delete(folder, recursive: true);
+            return true;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+}

@@ -1,0 +1,25 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace HardPair.Shared.Torch;
+
+/// <summary>How a process runs Torch: which device and how many CPU threads.</summary>
+public sealed class TorchRuntimeOptions
+{
+    public const string SectionName = "Torch";
+
+    /// <summary><c>auto</c> (CUDA when present, else CPU), <c>cpu</c>, <c>cuda</c> or <c>cuda:N</c>.</summary>
+    [Required]
+    [RegularExpression("^(auto|cpu|cuda(:[0-9]+)?)$", ErrorMessage = "Device must be auto, cpu, cuda or cuda:N.")]
+    public string Device { get; set; } = "auto";
+
+    /// <summary>Intra-op CPU threads; 0 keeps libtorch's default (one per core).</summary>
+    [Range(0, 1024)]
+    public int Threads { get; set; }
+
+    /// <summary>
+    /// Where a patched copy of the native binding is kept on hosts whose libstdc++ is too old.
+    /// Empty: <c>$HARDPAIR_NATIVE_CACHE</c>, else <c>$XDG_CACHE_HOME/hardpair</c>, else
+    /// <c>~/.cache/hardpair</c>, else the temp folder.
+    /// </summary>
+    public string? NativeCacheDirectory { get; set; }
+}

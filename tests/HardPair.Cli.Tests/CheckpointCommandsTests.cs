@@ -1,0 +1,74 @@
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.Models;
+using HardPair.Testing;
+
+namespace HardPair.Cli.Tests;
+
+[Collection(TorchCollection.Name)]
+public sealed class CheckpointCommandsTests : IDisposable
+{
+    private readonly TempDirectory store = new();
+
+    public void Dispose() => store.Dispose();
+
+    [Fact]
+    public void List_StoreWithGoodAndTamperedVersions_ShowsEachStateAndFails()
+    {
+        var good = Publish();
+        var tampered = Publish();
+        File.AppendAllText(Path.Combine(store.Path, tampered, CheckpointFiles.Weights), "x");
+
+        var (code, output, error) = Run("checkpoints", "list", "--store", store.Path, "--verify");
+
+        Assert.Equal(CliApp.Failed, code);
+        Assert.Empty(error);
+        Assert.Contains(output.Split('\n'), line => line.StartsWith(good, StringComparison.Ordinal) && line.TrimEnd().EndsWith("verified", StringComparison.Ordinal));
+        Assert.Contains(output.Split('\n'), line => line.StartsWith(tampered, StringComparison.Ordinal) && line.Contains("refused: model.bin is", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Show_VerifiedFolder_PrintsTheManifest()
+    {
+        var version = Publish();
+
+        var (code, output, _) = Run("checkpoints", "show", Path.Combine(store.Path, version));
+
+        Assert.Equal(CliApp.Ok, code);
+        Assert.Contains($"\"version\": \"{version}\"", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData(new[] { "checkpoints", "list" }, "hardpair: --store is required")]
+    [InlineData(new[] { "checkpoints", "list", "--store", "x", "--verfy" }, "hardpair: unknown option --verfy")]
+    [InlineData(new[] { "models" }, "hardpair: unknown command 'models' (try hardpair --help)")]
+    public void Run_BadCommandLine_PrintsOneLineAndUsageExitCode(string[] args, string message)
+    {
+        var (code, _, error) = Run(args);
+
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Equal(message, error.TrimEnd());
+    }
+
+    [Fact]
+    public void Show_MissingFolder_PrintsTheFault()
+    {
+        var (code, _, error) = Run("checkpoints", "show", store.Combine("nope"));
+
+        Assert.Equal(CliApp.Failed, code);
+        Assert.Equal($"hardpair: checkpoint {store.Combine("nope")}: manifest.json is missing", error.TrimEnd());
+    }
+
+    private string Publish()
+    {
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        return new CheckpointStore(store.Path, TimeProvider.System).Publish(model, TestCheckpoints.Draft()).Version;
+    }
+
+    private static (int Code, string Output, string Error) Run(params string[] args)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var code = CliApp.Run(args, output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+}

@@ -1,0 +1,4 @@
+namespace HardPair.Cli.Tests;
+
+[CollectionDefinition(HardPair.Testing.TorchCollection.Name, DisableParallelization = true)]
+public sealed class TorchTests : HardPair.Testing.TorchCollection;

@@ -1,0 +1,42 @@
+using Grpc.Health.V1;
+using HardPair.InferenceService.Extensions;
+using HardPair.Shared.Torch;
+using HardPair.Testing;
+using Microsoft.Extensions.Options;
+
+namespace HardPair.InferenceService.Tests;
+
+[Collection(TorchCollection.Name)]
+public sealed class InferenceHostTests : IDisposable
+{
+    private readonly TempDirectory store = new();
+
+    public void Dispose() => store.Dispose();
+
+    [Fact]
+    public async Task Start_OnLoopback_StartsTorchAndReportsNotServingWithoutAModel()
+    {
+        await using var host = await StartAsync(new Dictionary<string, string?>());
+        var health = new Grpc.Health.V1.Health.HealthClient(host.Channel);
+
+        var response = await health.CheckAsync(new HealthCheckRequest(), cancellationToken: TestContext.Current);
+
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, response.Status);
+        Assert.NotNull(TorchRuntime.Current);
+    }
+
+    [Fact]
+    public async Task Start_InvalidTorchDevice_FailsAtStartNamingTheSetting()
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(new Dictionary<string, string?> { ["Torch:Device"] = "gpu" }));
+
+        Assert.Contains("Device must be auto, cpu, cuda or cuda:N", error.Message, StringComparison.Ordinal);
+    }
+
+    private Task<LoopbackHost> StartAsync(Dictionary<string, string?> settings)
+    {
+        settings.TryAdd("Torch:Device", "cpu");
+        settings["Checkpoints:Path"] = store.Path;
+        return LoopbackHost.StartAsync(b => b.AddInferenceServices(), app => app.MapInferenceEndpoints(), settings);
+    }
+}
