@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The local stack: trainer sidecar and inference service as two processes on loopback,
+# sharing one checkpoint store. Ctrl-C stops both.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/bootstrap.sh
+export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
+
+INFERENCE_URL=${HARDPAIR_INFERENCE_URL:-http://127.0.0.1:50051}
+TRAINER_URL=${HARDPAIR_TRAINER_URL:-http://127.0.0.1:50061}
+STORE=${HARDPAIR_STORE:-$PWD/.local/checkpoints}
+mkdir -p "$STORE"
+
+dotnet build HardPair.Services.sln -c Release -v quiet -nologo
+
+pids=()
+stop() {
+  trap - INT TERM EXIT
+  echo "stopping..."
+  kill -TERM "${pids[@]}" 2>/dev/null || true
+  wait "${pids[@]}" 2>/dev/null || true
+}
+trap stop INT TERM EXIT
+
+dotnet src/TrainerSidecar/bin/Release/net10.0/HardPair.TrainerSidecar.dll \
+  --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot src/TrainerSidecar &
+pids+=($!)
+dotnet src/InferenceService/bin/Release/net10.0/HardPair.InferenceService.dll \
+  --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot src/InferenceService &
+pids+=($!)
+
+cat <<MSG
+HardPair local stack
+  inference service  $INFERENCE_URL   (gRPC, h2c: grpc.health.v1, reflection)
+  trainer sidecar    $TRAINER_URL   (gRPC, h2c: grpc.health.v1, reflection)
+  checkpoint store   $STORE
+Ctrl-C stops both.
+MSG
+wait -n "${pids[@]}"
