@@ -23,11 +23,12 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-dotnet src/TrainerSidecar/bin/Release/net10.0/HardPair.TrainerSidecar.dll \
-  --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot src/TrainerSidecar &
+bin() { echo "$PWD/src/$1/bin/Release/net10.0"; }
+dotnet "$(bin TrainerSidecar)/HardPair.TrainerSidecar.dll" \
+  --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin TrainerSidecar)" &
 pids+=($!)
-dotnet src/InferenceService/bin/Release/net10.0/HardPair.InferenceService.dll \
-  --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot src/InferenceService &
+dotnet "$(bin InferenceService)/HardPair.InferenceService.dll" \
+  --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin InferenceService)" &
 pids+=($!)
 
 cat <<MSG
