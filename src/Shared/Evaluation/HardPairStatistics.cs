@@ -1,0 +1,67 @@
+namespace HardPair.Shared.Evaluation;
+
+/// <summary>
+/// SPAT.md's hard-pair statistics from an adversarial confusion: A[i, j] = share of class-i
+/// points predicted j (j ≠ i); h(i, j) = (A[i, j] + A[j, i]) / 2; a class's hard partner is
+/// argmax_j h(i, j); the hard-pair share is the share of adversarial errors that land on the
+/// true class's hard partner.
+/// </summary>
+public sealed record HardPairStatistics(double[][] AdversarialConfusion, double[][] PairHardness, int[] HardPartners, double HardPairShare)
+{
+    public static HardPairStatistics From(long[][] confusion)
+    {
+        ArgumentNullException.ThrowIfNull(confusion);
+        var classes = confusion.Length;
+        var shares = new double[classes][];
+        for (var i = 0; i < classes; i++)
+        {
+            var rowTotal = confusion[i].Sum();
+            shares[i] = new double[classes];
+            for (var j = 0; j < classes; j++)
+            {
+                shares[i][j] = i == j || rowTotal == 0 ? 0 : (double)confusion[i][j] / rowTotal;
+            }
+        }
+
+        var hardness = new double[classes][];
+        for (var i = 0; i < classes; i++)
+        {
+            hardness[i] = new double[classes];
+            for (var j = 0; j < classes; j++)
+            {
+                hardness[i][j] = (shares[i][j] + shares[j][i]) / 2;
+            }
+        }
+
+        var partners = new int[classes];
+        for (var i = 0; i < classes; i++)
+        {
+            var best = i == 0 ? 1 : 0;
+            for (var j = 0; j < classes; j++)
+            {
+                if (j != i && hardness[i][j] > hardness[i][best])
+                {
+                    best = j;
+                }
+            }
+
+            partners[i] = best;
+        }
+
+        long errors = 0, onPartner = 0;
+        for (var i = 0; i < classes; i++)
+        {
+            for (var j = 0; j < classes; j++)
+            {
+                if (i != j)
+                {
+                    errors += confusion[i][j];
+                }
+            }
+
+            onPartner += confusion[i][partners[i]];
+        }
+
+        return new HardPairStatistics(shares, hardness, partners, errors == 0 ? 0 : (double)onPartner / errors);
+    }
+}

@@ -1,0 +1,59 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace HardPair.Shared.Objectives;
+
+/// <summary>Hyper-parameters of the training objectives; defaults are this project's (SPAT.md).</summary>
+public sealed record ObjectiveOptions
+{
+    /// <summary>L∞ radius of the training attack, inputs in [0, 1].</summary>
+    [Range(0.0, 1.0)]
+    public double Epsilon { get; init; } = 0.1;
+
+    [Range(1, 1000)]
+    public int AttackSteps { get; init; } = 10;
+
+    [Range(1e-6, 1.0)]
+    public double AttackStepSize { get; init; } = 0.02;
+
+    /// <summary>Trade-off β between the natural and the robust term (TRADES, SPAT).</summary>
+    [Range(0.0, 1000.0)]
+    public double Beta { get; init; } = 6.0;
+
+    /// <summary>Logit scale s; 8 for the cosine head, 1 for a linear head.</summary>
+    [Range(1e-3, 1000.0)]
+    public double Scale { get; init; } = 8.0;
+
+    /// <summary>SPAT's margin m in the self-paced weights.</summary>
+    [Range(0.0, 10.0)]
+    public double Margin { get; init; } = 0.2;
+
+    /// <summary>SPAT's n in the consistency loss Σ k (k + n).</summary>
+    [Range(0.0, 100.0)]
+    public double ConsistencyWeight { get; init; } = 0.2;
+
+    public int Seed { get; init; } = 1;
+
+    public IReadOnlyDictionary<string, double> ToDictionary(string method)
+    {
+        var values = new Dictionary<string, double>(StringComparer.Ordinal) { ["scale"] = Scale };
+        if (method != TrainingObjectives.Standard)
+        {
+            values["epsilon"] = Epsilon;
+            values["attackSteps"] = AttackSteps;
+            values["attackStepSize"] = AttackStepSize;
+        }
+
+        if (method is TrainingObjectives.Trades or TrainingObjectives.Spat)
+        {
+            values["beta"] = Beta;
+        }
+
+        if (method == TrainingObjectives.Spat)
+        {
+            values["margin"] = Margin;
+            values["consistencyWeight"] = ConsistencyWeight;
+        }
+
+        return values;
+    }
+}
