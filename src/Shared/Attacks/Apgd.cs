@@ -49,7 +49,7 @@ public sealed class Apgd : IAttack
             fractions.Add(fractions[^1] + Math.Max(fractions[^1] - fractions[^2] - 0.03, 0.06));
         }
 
-        return [.. fractions.Skip(1).Select(p => (int)Math.Ceiling(p * steps)).Where(w => w > 0 && w < steps)];
+        return [.. fractions.Skip(1).Select(p => (int)Math.Ceiling((p * steps) - 1e-9)).Where(w => w > 0 && w < steps)];
     }
 
     public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels)

@@ -1,0 +1,33 @@
+using HardPair.Shared.Data;
+using HardPair.Shared.Models;
+using HardPair.Shared.Objectives;
+using HardPair.Shared.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HardPair.Shared.Tests.Attacks;
+
+/// <summary>
+/// A small-cnn in the standard baseline's usual form (linear head, unscaled cross-entropy) trained
+/// for one epoch on 12 000 images, and 500 test points.
+/// </summary>
+public sealed class StandardModelFixture : IDisposable
+{
+    public StandardModelFixture()
+    {
+        torch.manual_seed(1);
+        var train = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Train).Subset(12_000, seed: 1);
+        Test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test).Take(500);
+        Model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Linear);
+        var objective = TrainingObjectives.Create(TrainingObjectives.Standard, new ObjectiveOptions { Scale = LogitScale });
+        AdversarialTrainer.Train(Model, objective, train, new TrainingOptions { Epochs = 1 }, torch.CPU);
+    }
+
+    public const double LogitScale = 1;
+
+    public nn.Module<Tensor, Tensor> Model { get; }
+
+    public ImageDataset Test { get; }
+
+    public void Dispose() => Model.Dispose();
+}
