@@ -17,8 +17,8 @@ public static class TrainingObjectives
         {
             Standard => new StandardObjective(options),
             PgdAt => new PgdAtObjective(options),
-            Trades => new TradesObjective(options),
-            Spat => new SpatObjective(options),
+            Trades => ConsistencyObjective.Trades(options),
+            Spat => ConsistencyObjective.Spat(options),
             _ => throw new ArgumentException($"Unknown training method '{name}': expected one of {string.Join(", ", Names)}.", nameof(name)),
         };
     }
