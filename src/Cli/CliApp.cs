@@ -1,4 +1,5 @@
 using HardPair.Cli.Commands;
+using HardPair.Shared.CommandLine;
 
 namespace HardPair.Cli;
 
@@ -32,8 +33,8 @@ public static class CliApp
         {
             return (args[0], args.Length > 1 ? args[1] : null) switch
             {
-                ("checkpoints", "list") => CheckpointCommands.List(CommandLine.Parse(args[2..]), output),
-                ("checkpoints", "show") => CheckpointCommands.Show(CommandLine.Parse(args[2..]), output),
+                ("checkpoints", "list") => CheckpointCommands.List(CommandArguments.Parse(args[2..]), output),
+                ("checkpoints", "show") => CheckpointCommands.Show(CommandArguments.Parse(args[2..]), output),
                 _ => throw new UsageException($"unknown command '{string.Join(' ', args.Take(2))}' (try hardpair --help)"),
             };
         }

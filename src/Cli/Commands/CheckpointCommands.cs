@@ -1,13 +1,14 @@
 using System.Globalization;
 using System.Text.Json;
 using HardPair.Shared.Checkpoints;
+using HardPair.Shared.CommandLine;
 
 namespace HardPair.Cli.Commands;
 
 /// <summary>Offline inspection of checkpoint stores and folders.</summary>
 internal static class CheckpointCommands
 {
-    public static int List(CommandLine line, TextWriter output)
+    public static int List(CommandArguments line, TextWriter output)
     {
         var store = new CheckpointStore(line.Required("store"), TimeProvider.System);
         var verify = line.Flag("verify");
@@ -39,7 +40,7 @@ internal static class CheckpointCommands
         return entries.All(e => e.IsValid) ? CliApp.Ok : CliApp.Failed;
     }
 
-    public static int Show(CommandLine line, TextWriter output)
+    public static int Show(CommandArguments line, TextWriter output)
     {
         line.RejectUnknown(1);
         var manifest = CheckpointReader.Verify(line.Positionals[0]);

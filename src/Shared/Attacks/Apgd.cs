@@ -31,7 +31,8 @@ public sealed class Apgd : IAttack
         checkpoints = Checkpoints(steps);
     }
 
-    public string Name => loss == AttackLoss.Margin ? "apgd-dlr" : "apgd";
+    /// <summary><c>apgd</c> for the standard 100 iterations, <c>apgdK</c> otherwise (<c>apgd-dlr…</c> on the margin loss).</summary>
+    public string Name => (loss == AttackLoss.Margin ? "apgd-dlr" : "apgd") + (Steps == AttackCatalog.ApgdDefaultSteps ? "" : Steps.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     public double Epsilon { get; }
 

@@ -39,7 +39,10 @@ public sealed record CheckpointManifest
     /// </summary>
     public required double[][] PairHardness { get; init; }
 
-    /// <summary>Softmax temperature fitted on held-out data; 1 when uncalibrated.</summary>
+    /// <summary>
+    /// Softmax temperature T for the network's raw outputs z (served probabilities are
+    /// softmax(z / T)), fitted on held-out data; 1 when uncalibrated.
+    /// </summary>
     public double CalibrationTemperature { get; init; } = 1.0;
 
     public CalibrationRecord? Calibration { get; init; }
@@ -87,6 +90,9 @@ public sealed record MetricsRecord
 
     /// <summary>Share of adversarial errors that land on the true class's hard partner.</summary>
     public double? HardPairShare { get; init; }
+
+    /// <summary>The attack whose adversarial confusion gave <see cref="CheckpointManifest.PairHardness"/>, or <c>clean</c>.</summary>
+    public string? PairHardnessSource { get; init; }
 }
 
 /// <summary>Accuracy under one attack, with the attack's parameters.</summary>

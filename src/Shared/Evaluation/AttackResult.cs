@@ -7,4 +7,15 @@ namespace HardPair.Shared.Evaluation;
 public sealed record AttackResult(string Attack, double Epsilon, int Steps, double StepSize, double Accuracy, long[][] Confusion)
 {
     public long Total => Confusion.Sum(row => row.Sum());
+
+    /// <summary>Wall time of the attack and the forward passes that scored it.</summary>
+    public double Seconds { get; init; }
+
+    /// <summary>Accuracy on class <paramref name="label"/>'s examples alone.</summary>
+    public double ClassAccuracy(int label)
+    {
+        var row = Confusion[label];
+        var total = row.Sum();
+        return total == 0 ? 0 : (double)row[label] / total;
+    }
 }

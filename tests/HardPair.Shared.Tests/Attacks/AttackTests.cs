@@ -12,7 +12,7 @@ public sealed class AttackTests(StandardModelFixture fixture) : IClassFixture<St
     private const double Epsilon = 0.1;
     private const double Scale = StandardModelFixture.LogitScale;
 
-    public static TheoryData<string> AttackNames() => ["fgsm", "pgd20", "cw", "apgd"];
+    public static TheoryData<string> AttackNames() => ["fgsm", "pgd20", "cw", "apgd50"];
 
     [Theory]
     [MemberData(nameof(AttackNames))]
@@ -52,18 +52,15 @@ public sealed class AttackTests(StandardModelFixture fixture) : IClassFixture<St
     }
 
     [Fact]
-    public void Pgd20_StandardModel_CostsAtLeast30Points_AndApgdIsAtLeastAsStrong()
+    public void Pgd20_StandardModel_DrivesAccuracyNearZero_AndApgdIsAtLeastAsStrong()
     {
         var clean = RobustnessEvaluator.Run(fixture.Model, fixture.Test, null, 250, torch.CPU);
         var pgd = RobustnessEvaluator.Run(fixture.Model, fixture.Test, Create("pgd20", seed: 1), 250, torch.CPU);
-        var apgd = RobustnessEvaluator.Run(fixture.Model, fixture.Test, Create("apgd", seed: 1), 250, torch.CPU);
+        var apgd = RobustnessEvaluator.Run(fixture.Model, fixture.Test, Create("apgd50", seed: 1), 250, torch.CPU);
 
-        var cw = RobustnessEvaluator.Run(fixture.Model, fixture.Test, Create("cw", seed: 1), 250, torch.CPU);
-        Console.WriteLine($"standard model: clean {clean.Accuracy:P1}, PGD-20 {pgd.Accuracy:P1}, CW {cw.Accuracy:P1}, APGD-CE {apgd.Accuracy:P1}");
-        Assert.True(clean.Accuracy > 0.7, $"clean accuracy {clean.Accuracy}");
-        // The issue asks for "near zero"; this one-epoch model keeps 23-29% (SPAT.md's prototype saw
-        // 22% after three epochs), which is still open. Asserted here: a drop of at least 30 points.
-        Assert.True(pgd.Accuracy < clean.Accuracy - 0.3, $"PGD-20 accuracy {pgd.Accuracy} vs clean {clean.Accuracy}");
+        Console.WriteLine($"standard model: clean {clean.Accuracy:P1}, PGD-20 {pgd.Accuracy:P1}, APGD-CE-50 {apgd.Accuracy:P1}");
+        Assert.True(clean.Accuracy >= 0.85, $"clean accuracy {clean.Accuracy}");
+        Assert.True(pgd.Accuracy <= 0.10, $"PGD-20 accuracy {pgd.Accuracy} should be near zero");
         Assert.True(apgd.Accuracy <= pgd.Accuracy, $"APGD-CE {apgd.Accuracy} vs PGD-20 {pgd.Accuracy}");
         Assert.Equal(500, pgd.Total);
     }
@@ -75,12 +72,5 @@ public sealed class AttackTests(StandardModelFixture fixture) : IClassFixture<St
         Assert.Equal([22, 41, 57, 70, 80, 87, 93, 99], Apgd.Checkpoints(100).Order());
     }
 
-    private static IAttack Create(string name, long seed) => name switch
-    {
-        "fgsm" => new Fgsm(Epsilon, Scale),
-        "pgd20" => new Pgd(Epsilon, 20, 0.01, Scale, AttackLoss.CrossEntropy, seed),
-        "cw" => new Pgd(Epsilon, 20, 0.01, Scale, AttackLoss.Margin, seed),
-        "apgd" => new Apgd(Epsilon, 50, Scale, seed),
-        _ => throw new ArgumentOutOfRangeException(nameof(name)),
-    };
+    private static IAttack Create(string name, long seed) => AttackCatalog.Create(name, Epsilon, Scale, seed);
 }

@@ -1,0 +1,4 @@
+namespace HardPair.Shared.CommandLine;
+
+/// <summary>The command line itself is wrong; the message is one line a person can act on.</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,82 @@
+using HardPair.Shared.Checkpoints;
+
+namespace HardPair.Shared.Evaluation;
+
+/// <summary>
+/// Everything one evaluation measured: clean and robust accuracy, SPAT.md's hard-pair
+/// statistics from the reference attack's confusion, and temperature scaling with ECE before and
+/// after (measured on the test data, fitted on the validation data).
+/// </summary>
+public sealed record EvaluationReport
+{
+    public required IReadOnlyList<string> ClassNames { get; init; }
+
+    public required AttackResult Clean { get; init; }
+
+    public required IReadOnlyList<AttackResult> Robust { get; init; }
+
+    /// <summary>The attack whose confusion gives the pair hardness (PGD when measured), or <c>clean</c>.</summary>
+    public required string PairHardnessSource { get; init; }
+
+    public required HardPairStatistics HardPairs { get; init; }
+
+    /// <summary>Softmax temperature for the model's raw outputs z: p = softmax(z / T).</summary>
+    public required double Temperature { get; init; }
+
+    /// <summary>ECE of softmax(s·z), the probabilities as trained.</summary>
+    public required double EceBefore { get; init; }
+
+    /// <summary>ECE of softmax(z / T).</summary>
+    public required double EceAfter { get; init; }
+
+    public required int CalibrationBins { get; init; }
+
+    public required int ValidationExamples { get; init; }
+
+    public int TestExamples => (int)Clean.Total;
+
+    /// <summary>Share of adversarial errors that land on the true class's hard partner; null without an attack.</summary>
+    public double? HardPairShare => Robust.Count == 0 ? null : HardPairs.HardPairShare;
+
+    public IReadOnlyList<ClassReport> Classes => [.. ClassNames.Select((name, i) => ClassReport.For(this, i))];
+
+    /// <summary><paramref name="draft"/> with this evaluation as its metrics, pair hardness and calibration.</summary>
+    public CheckpointManifest ApplyTo(CheckpointManifest draft)
+    {
+        ArgumentNullException.ThrowIfNull(draft);
+        return draft with
+        {
+            Metrics = new MetricsRecord
+            {
+                CleanAccuracy = Clean.Accuracy,
+                EvaluatedExamples = TestExamples,
+                Robust = [.. Robust.Select(r => new RobustAccuracy(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy))],
+                HardPairShare = HardPairShare,
+                PairHardnessSource = PairHardnessSource,
+            },
+            PairHardness = HardPairs.PairHardness,
+            CalibrationTemperature = Temperature,
+            Calibration = new CalibrationRecord(EceBefore, EceAfter, CalibrationBins),
+            Dataset = draft.Dataset with { ValidationExamples = ValidationExamples },
+        };
+    }
+}
+
+/// <summary>One class's line of the evaluation table.</summary>
+public sealed record ClassReport(string Name, double CleanAccuracy, IReadOnlyDictionary<string, double> RobustAccuracy, string HardPartner, double PairHardness, double PartnerShare)
+{
+    internal static ClassReport For(EvaluationReport report, int label)
+    {
+        var partner = report.HardPairs.HardPartners[label];
+        var source = report.Robust.FirstOrDefault(r => r.Attack == report.PairHardnessSource) ?? report.Clean;
+        var row = source.Confusion[label];
+        var errors = row.Sum() - row[label];
+        return new ClassReport(
+            report.ClassNames[label],
+            report.Clean.ClassAccuracy(label),
+            report.Robust.ToDictionary(r => r.Attack, r => r.ClassAccuracy(label), StringComparer.Ordinal),
+            report.ClassNames[partner],
+            report.HardPairs.PairHardness[label][partner],
+            errors == 0 ? 0 : (double)row[partner] / errors);
+    }
+}

@@ -1,0 +1,73 @@
+using System.Text.Json;
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.CommandLine;
+using HardPair.Shared.Data;
+using HardPair.Shared.Evaluation;
+using HardPair.Shared.Torch;
+
+namespace HardPair.TrainerSidecar.Offline;
+
+/// <summary>
+/// <c>evaluate</c>: verifies and loads a checkpoint and runs the evaluation protocol on it:
+/// attacks on the first test images, temperature fitted on the held-out validation part.
+/// </summary>
+internal static class EvaluateCommand
+{
+    public static int Run(CommandArguments line, TextWriter output, ConsoleProgress progress, CancellationToken cancellationToken)
+    {
+        var path = line.Required("checkpoint");
+        var attacks = OfflineCommands.Attacks(line);
+        var testSubset = OfflineCommands.TestSubset(line);
+        var epsilon = line.Double("epsilon", EvaluationProtocol.DefaultEpsilon, 0, 1);
+        var json = line.Flag("json");
+        var data = OfflineCommands.Data(line);
+        OfflineCommands.StartTorch(line);
+        line.RejectUnknown(0);
+
+        var folder = ResolveCheckpoint(path);
+        using var checkpoint = CheckpointReader.Load(folder, TorchRuntime.Device);
+        var manifest = checkpoint.Manifest;
+        var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
+        var test = DatasetCatalog.Load(dataset, DatasetSplit.Test).Take(testSubset);
+        var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataset, DatasetSplit.Train));
+        var scale = manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0);
+
+        progress.Report($"evaluating {manifest.Version} on {test.Count} test images: {string.Join(", ", attacks)}");
+        var report = ModelEvaluator.Evaluate(
+            checkpoint.Model,
+            new EvaluationPlan { Test = test, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = scale },
+            TorchRuntime.Device,
+            progress,
+            cancellationToken);
+
+        var summary = EvaluationSummary.From(folder, manifest, report);
+        if (json)
+        {
+            output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));
+        }
+        else
+        {
+            summary.WriteTable(output);
+        }
+
+        return OfflineCommands.Ok;
+    }
+
+    /// <summary>A checkpoint folder as given, or a store's latest valid version.</summary>
+    private static string ResolveCheckpoint(string path)
+    {
+        if (!Directory.Exists(path))
+        {
+            throw new CheckpointException(path, "no such folder");
+        }
+
+        if (File.Exists(Path.Combine(path, CheckpointFiles.Manifest)))
+        {
+            return path;
+        }
+
+        var latest = new CheckpointStore(path, TimeProvider.System).Latest()
+            ?? throw new CheckpointException(path, "neither a checkpoint folder nor a store with a valid checkpoint");
+        return latest.Folder;
+    }
+}

@@ -1,0 +1,78 @@
+using System.Globalization;
+using System.Text.Json;
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.Evaluation;
+
+namespace HardPair.TrainerSidecar.Offline;
+
+/// <summary>The JSON shape of one evaluation, shared by <c>train</c> and <c>evaluate --json</c>.</summary>
+internal sealed record EvaluationSummary(
+    string Checkpoint,
+    string Version,
+    string Architecture,
+    string Method,
+    int TestExamples,
+    int ValidationExamples,
+    double Clean,
+    IReadOnlyList<AttackSummary> Attacks,
+    double? HardPairShare,
+    string PairHardnessSource,
+    CalibrationSummary Calibration,
+    IReadOnlyList<ClassReport> Classes)
+{
+    public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
+    public static EvaluationSummary From(string folder, CheckpointManifest manifest, EvaluationReport report) => new(
+        folder,
+        manifest.Version,
+        manifest.Architecture,
+        manifest.Training.Method,
+        report.TestExamples,
+        report.ValidationExamples,
+        report.Clean.Accuracy,
+        [.. report.Robust.Select(r => new AttackSummary(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy, r.Seconds))],
+        report.HardPairShare,
+        report.PairHardnessSource,
+        new CalibrationSummary(report.Temperature, report.EceBefore, report.EceAfter, report.CalibrationBins),
+        report.Classes);
+
+    /// <summary>A table for people: one line per attack, then one per class.</summary>
+    public void WriteTable(TextWriter output)
+    {
+        var c = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(c, $"checkpoint {Version} ({Architecture}, {Method}): {TestExamples} test images"));
+        output.WriteLine();
+        output.WriteLine(string.Create(c, $"{"attack",-10} {"accuracy",8} {"epsilon",8} {"steps",6} {"step",8} {"time",8}"));
+        output.WriteLine(string.Create(c, $"{"clean",-10} {Clean,8:P1}"));
+        foreach (var a in Attacks)
+        {
+            output.WriteLine(string.Create(c, $"{a.Name,-10} {a.Accuracy,8:P1} {a.Epsilon,8:0.###} {a.Steps,6} {a.StepSize,8:0.####} {a.Seconds,6:0.0} s"));
+        }
+
+        output.WriteLine();
+        if (HardPairShare is { } share)
+        {
+            output.WriteLine(string.Create(c, $"hard-pair share ({PairHardnessSource}): {share:P1} of adversarial errors land on the true class's hard partner"));
+        }
+
+        output.WriteLine(string.Create(
+            c,
+            $"calibration: T = {Calibration.Temperature:0.####} fitted on {ValidationExamples} held-out images; ECE {Calibration.EceBefore:P2} before, {Calibration.EceAfter:P2} after ({Calibration.Bins} bins)"));
+        output.WriteLine();
+
+        var width = Math.Max(12, Classes.Max(k => k.Name.Length));
+        var header = string.Create(c, $"{"class".PadRight(width)} {"clean",7}");
+        header = Attacks.Aggregate(header, (h, a) => h + string.Create(c, $" {a.Name,7}"));
+        output.WriteLine(header + string.Create(c, $"  {"hard partner".PadRight(width)} {"hardness",8} {"on partner",10}"));
+        foreach (var k in Classes)
+        {
+            var line = string.Create(c, $"{k.Name.PadRight(width)} {k.CleanAccuracy,7:P1}");
+            line = Attacks.Aggregate(line, (l, a) => l + string.Create(c, $" {k.RobustAccuracy[a.Name],7:P1}"));
+            output.WriteLine(line + string.Create(c, $"  {k.HardPartner.PadRight(width)} {k.PairHardness,8:0.000} {k.PartnerShare,10:P1}"));
+        }
+    }
+}
+
+internal sealed record AttackSummary(string Name, double Epsilon, int Steps, double StepSize, double Accuracy, double Seconds);
+
+internal sealed record CalibrationSummary(double Temperature, double EceBefore, double EceAfter, int Bins);

@@ -1,0 +1,122 @@
+using HardPair.Shared.Attacks;
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.CommandLine;
+using HardPair.Shared.Data;
+using HardPair.Shared.Evaluation;
+using HardPair.Shared.Torch;
+
+namespace HardPair.TrainerSidecar.Offline;
+
+/// <summary>
+/// <c>train</c> and <c>evaluate</c>: the sidecar's executable run as a command instead of a
+/// host. Progress goes to stderr, results to stdout; every failure is one line and a non-zero exit.
+/// </summary>
+public static class OfflineCommands
+{
+    public const int Ok = 0;
+    public const int Failed = 1;
+    public const int Usage = 2;
+    public const int Cancelled = 130;
+    private const string Prefix = "hardpair-trainer";
+
+    public const string Help = """
+        usage: HardPair.TrainerSidecar <command> [options]      (no command: run the sidecar host)
+
+          train --method {standard|pgd-at|trades|spat} --epochs N --out STORE
+                [--train-subset N] [--seed S] [--device auto|cpu|cuda[:N]] [--epsilon E]
+                [--attack-steps K] [--attack-step-size A] [--architecture small-cnn|preact-resnet18]
+                [--head cosine|linear] [--scale S] [--beta B] [--learning-rate L] [--batch-size B]
+                [--test-subset N] [--attacks clean,fgsm,pgd20,cw,apgd] [--threads T]
+                [--dataset fashion-mnist|mnist] [--data DIR]
+              trains, evaluates and publishes a verified checkpoint into the store STORE;
+              prints a JSON summary on stdout
+
+          evaluate --checkpoint DIR [--attacks clean,fgsm,pgd20,cw,apgd] [--test-subset N]
+                   [--epsilon E] [--json] [--device D] [--threads T] [--data DIR]
+              DIR is a checkpoint folder, or a store (its latest valid version); prints accuracy
+              per attack, hard-pair share, ECE and a per-class table (--json: one JSON object)
+        """;
+
+    /// <summary>True when <paramref name="args"/> name an offline command rather than host settings.</summary>
+    public static bool Handles(IReadOnlyList<string> args) =>
+        args is [var first, ..] && first is "train" or "evaluate" or "help" or "--help" or "-h";
+
+    public static int Run(IReadOnlyList<string> args, TextWriter output, TextWriter error, bool interactive, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(error);
+        try
+        {
+            var line = CommandArguments.Parse([.. args.Skip(1)]);
+            var progress = new ConsoleProgress(error, interactive);
+            return args[0] switch
+            {
+                "train" => TrainCommand.Run(line, output, progress, cancellationToken),
+                "evaluate" => EvaluateCommand.Run(line, output, progress, cancellationToken),
+                _ => ShowHelp(output),
+            };
+        }
+        catch (UsageException ex)
+        {
+            error.WriteLine($"{Prefix}: {ex.Message} (see --help)");
+            return Usage;
+        }
+        catch (OperationCanceledException)
+        {
+            error.WriteLine($"{Prefix}: cancelled; nothing was published");
+            return Cancelled;
+        }
+        catch (Exception ex) when (ex is CheckpointException or DatasetException or TorchRuntimeException or IOException or UnauthorizedAccessException)
+        {
+            error.WriteLine($"{Prefix}: {ex.Message}");
+            return Failed;
+        }
+    }
+
+    private static int ShowHelp(TextWriter output)
+    {
+        output.WriteLine(Help);
+        return Ok;
+    }
+
+    /// <summary>Device and threads, validated, then the runtime started.</summary>
+    internal static void StartTorch(CommandArguments line)
+    {
+        var device = line.Optional("device") ?? "auto";
+        try
+        {
+            DeviceRequest.Parse(device);
+        }
+        catch (ArgumentException)
+        {
+            throw new UsageException($"--device must be auto, cpu, cuda or cuda:N, not '{device}'");
+        }
+
+        var threads = line.Int("threads", 0, 0, 1024);
+        TorchRuntime.Initialize(new TorchRuntimeOptions { Device = device, Threads = threads });
+    }
+
+    internal static DataOptions Data(CommandArguments line) => new()
+    {
+        Dataset = line.Choice("dataset", DatasetCatalog.FashionMnist, DatasetCatalog.Names),
+        Folder = line.Optional("data"),
+    };
+
+    internal static IReadOnlyList<string> Attacks(CommandArguments line)
+    {
+        var text = line.Optional("attacks");
+        if (text is null)
+        {
+            return AttackCatalog.DefaultEvaluation;
+        }
+
+        var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = names.FirstOrDefault(n => !AttackCatalog.IsKnown(n));
+        return unknown is not null || names.Length == 0
+            ? throw new UsageException($"--attacks takes a comma-separated list of clean, fgsm, pgdK, cw, apgd, apgdK; '{unknown ?? text}' is not one")
+            : names;
+    }
+
+    internal static int TestSubset(CommandArguments line) => line.Int("test-subset", EvaluationProtocol.DefaultTestExamples, 1, 1_000_000);
+}

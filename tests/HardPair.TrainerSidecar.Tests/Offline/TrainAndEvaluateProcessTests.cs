@@ -1,0 +1,69 @@
+using System.Text.Json;
+using HardPair.Shared.Checkpoints;
+using HardPair.Testing;
+
+namespace HardPair.TrainerSidecar.Tests.Offline;
+
+/// <summary>The sidecar executable run for real as <c>train</c> and then <c>evaluate</c>, as an ML engineer would.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class TrainAndEvaluateProcessTests
+{
+    private const string Executable = "HardPair.TrainerSidecar";
+    private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
+
+    [Fact]
+    public async Task TrainThenEvaluate_PublishesAVerifiedEvaluatedCheckpoint_AndReportsTheSameNumbers()
+    {
+        using var temp = new TempDirectory();
+        var store = temp.Combine("store");
+        var ct = TestContext.Current;
+
+        var train = await ChildProcess.RunAsync(
+            Executable,
+            ["train", "--method", "trades", "--epochs", "0.5", "--train-subset", "1000", "--attack-steps", "3", "--seed", "4",
+             "--device", "cpu", "--threads", "2", "--test-subset", "200", "--attacks", "clean,fgsm,pgd5", "--out", store],
+            Timeout,
+            ct);
+
+        Assert.True(train.ExitCode == 0, train.Error);
+        // Redirected, so plain progress lines (no carriage returns) and a JSON summary alone on stdout.
+        Assert.DoesNotContain('\r', train.Error);
+        Assert.Contains("step 4/4 epoch 0.50", train.Error, StringComparison.Ordinal);
+        using var summary = JsonDocument.Parse(Assert.Single(train.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        var folder = summary.RootElement.GetProperty("checkpoint").GetString()!;
+        var manifest = CheckpointReader.Verify(folder);
+        Assert.Equal("trades", manifest.Training.Method);
+        Assert.Equal(3, manifest.Training.HyperParameters["attackSteps"]);
+        Assert.Equal(1000, manifest.Dataset.TrainExamples);
+        Assert.Equal(5000, manifest.Dataset.ValidationExamples);
+        Assert.Equal(200, manifest.Metrics.EvaluatedExamples);
+        Assert.Equal(["fgsm", "pgd5"], manifest.Metrics.Robust.Select(r => r.Attack));
+        Assert.Equal("pgd5", manifest.Metrics.PairHardnessSource);
+        Assert.NotNull(manifest.Metrics.HardPairShare);
+        Assert.Equal(10, manifest.PairHardness.Length);
+        Assert.NotNull(manifest.Calibration);
+        Assert.NotEqual(1.0, manifest.CalibrationTemperature);
+
+        var evaluate = await ChildProcess.RunAsync(
+            Executable,
+            ["evaluate", "--checkpoint", store, "--test-subset", "200", "--attacks", "clean,pgd5", "--json", "--threads", "2"],
+            Timeout,
+            ct);
+
+        Assert.True(evaluate.ExitCode == 0, evaluate.Error);
+        using var report = JsonDocument.Parse(Assert.Single(evaluate.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        var root = report.RootElement;
+        Assert.Equal(manifest.Version, root.GetProperty("version").GetString());
+        Assert.Equal(manifest.Metrics.CleanAccuracy, root.GetProperty("clean").GetDouble());
+        Assert.Equal(manifest.Metrics.Robust[1].Accuracy, root.GetProperty("attacks")[0].GetProperty("accuracy").GetDouble());
+        Assert.Equal(manifest.CalibrationTemperature, root.GetProperty("calibration").GetProperty("temperature").GetDouble(), 9);
+        Assert.Equal(10, root.GetProperty("classes").GetArrayLength());
+
+        var table = await ChildProcess.RunAsync(Executable, ["evaluate", "--checkpoint", folder, "--test-subset", "100", "--attacks", "clean,fgsm"], Timeout, ct);
+
+        Assert.True(table.ExitCode == 0, table.Error);
+        Assert.Contains("hard-pair share (fgsm)", table.Output, StringComparison.Ordinal);
+        Assert.Contains("Pullover", table.Output, StringComparison.Ordinal);
+        Assert.Contains("hard partner", table.Output, StringComparison.Ordinal);
+    }
+}
