@@ -10,7 +10,13 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 INFERENCE_URL=${HARDPAIR_INFERENCE_URL:-http://127.0.0.1:50051}
 TRAINER_URL=${HARDPAIR_TRAINER_URL:-http://127.0.0.1:50061}
 STORE=${HARDPAIR_STORE:-$PWD/.local/checkpoints}
-mkdir -p "$STORE"
+STATE=${HARDPAIR_TRAINER_STATE:-$PWD/.local/trainer}
+TOKEN_FILE=${HARDPAIR_TOKEN_FILE:-$PWD/.local/control-token}
+mkdir -p "$STORE" "$STATE"
+# The control API's bearer token: made once, kept private, reused by the CLI.
+if [[ ! -s $TOKEN_FILE ]]; then
+  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$TOKEN_FILE")
+fi
 
 dotnet build HardPair.Services.sln -c Release -v quiet -nologo
 
@@ -25,7 +31,10 @@ trap stop INT TERM EXIT
 
 bin() { echo "$PWD/src/$1/bin/Release/net10.0"; }
 dotnet "$(bin TrainerSidecar)/HardPair.TrainerSidecar.dll" \
-  --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin TrainerSidecar)" &
+  --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin TrainerSidecar)" \
+  --Trainer:StatePath "$STATE" --Control:TokenFile "$TOKEN_FILE" \
+  --Notify:InferenceAddress "$INFERENCE_URL" --Notify:Token "$(cat "$TOKEN_FILE")" \
+  --Trainer:DutyCycle 0.5 --Torch:Threads 1 &
 pids+=($!)
 dotnet "$(bin InferenceService)/HardPair.InferenceService.dll" \
   --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin InferenceService)" &
@@ -34,7 +43,9 @@ pids+=($!)
 cat <<MSG
 HardPair local stack
   inference service  $INFERENCE_URL   (gRPC, h2c: grpc.health.v1, reflection)
-  trainer sidecar    $TRAINER_URL   (gRPC, h2c: grpc.health.v1, reflection)
+  trainer sidecar    $TRAINER_URL   (gRPC, h2c: hardpair.v1.Trainer, grpc.health.v1, reflection)
+  control token      $TOKEN_FILE  (authorization: Bearer <token>)
+  trainer state      $STATE
   checkpoint store   $STORE
 Ctrl-C stops both.
 MSG

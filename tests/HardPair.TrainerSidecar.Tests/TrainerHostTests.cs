@@ -38,5 +38,5 @@ public sealed class TrainerHostTests : IDisposable
     private Task<LoopbackHost> StartAsync() => LoopbackHost.StartAsync(
         b => b.AddTrainerServices(),
         app => app.MapTrainerEndpoints(),
-        new Dictionary<string, string?> { ["Torch:Device"] = "cpu", ["Checkpoints:Path"] = store.Path });
+        SidecarSettings.For(store, new Dictionary<string, string?> { ["Checkpoints:Path"] = store.Path }));
 }

@@ -65,6 +65,9 @@ public sealed record TrainingRecord
     public int Seed { get; init; }
 
     public string Device { get; init; } = "cpu";
+
+    /// <summary>The trainer run that produced the weights; lets a restarted trainer see that its publish landed.</summary>
+    public string? RunId { get; init; }
 }
 
 /// <summary>What the weights were trained on.</summary>

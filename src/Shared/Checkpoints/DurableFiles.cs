@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace HardPair.Shared.Checkpoints;
 
 /// <summary>fsync for files and folders, so that a rename is only done over data on disk.</summary>
-internal static partial class DurableFiles
+public static partial class DurableFiles
 {
     private const int ReadOnly = 0;
     private const int Directory = 0x10000; // O_DIRECTORY on Linux

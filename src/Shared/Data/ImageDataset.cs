@@ -56,6 +56,32 @@ public sealed class ImageDataset
 
     public ReadOnlySpan<byte> Image(int index) => pixels.AsSpan(rows[index] * Shape.Elements, Shape.Elements);
 
+    /// <summary>This dataset followed by <paramref name="other"/> (same shape and classes), copied into one.</summary>
+    public ImageDataset Concat(ImageDataset other, string name)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (other.Shape != Shape || !other.ClassNames.SequenceEqual(ClassNames))
+        {
+            throw new ArgumentException($"cannot join {other.Name} ({other.Shape}) to {Name} ({Shape}): shapes or classes differ", nameof(other));
+        }
+
+        var joinedPixels = new byte[(long)(Count + other.Count) * Shape.Elements];
+        var joinedLabels = new byte[Count + other.Count];
+        for (var i = 0; i < Count; i++)
+        {
+            Image(i).CopyTo(joinedPixels.AsSpan(i * Shape.Elements, Shape.Elements));
+            joinedLabels[i] = (byte)Label(i);
+        }
+
+        for (var i = 0; i < other.Count; i++)
+        {
+            other.Image(i).CopyTo(joinedPixels.AsSpan((Count + i) * Shape.Elements, Shape.Elements));
+            joinedLabels[Count + i] = (byte)other.Label(i);
+        }
+
+        return new ImageDataset(name, joinedPixels, joinedLabels, Shape, ClassNames);
+    }
+
     /// <summary>The first <paramref name="count"/> examples of a seeded shuffle (stable for a seed).</summary>
     public ImageDataset Subset(int count, int seed)
     {

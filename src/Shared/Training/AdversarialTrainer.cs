@@ -8,18 +8,21 @@ namespace HardPair.Shared.Training;
 
 /// <summary>
 /// Runs an objective over a dataset with SGD: one dispose scope per step, so the number of live
-/// tensors stays flat whatever the run's length.
+/// tensors stays flat whatever the run's length. With snapshots, the weights, optimizer state and
+/// step are saved every few steps and a later call with the same folder resumes from the latest
+/// (the batch order is a function of seed and epoch, so the resumed run sees the same batches).
 /// </summary>
 public static class AdversarialTrainer
 {
-    public static void Train(
+    public static TrainingOutcome Train(
         nn.Module<Tensor, Tensor> model,
         ITrainingObjective objective,
         ImageDataset data,
         TrainingOptions options,
         Device device,
         IProgress<TrainingProgress>? progress = null,
-        CancellationToken cancellationToken = default)
+        CancellationToken cancellationToken = default,
+        TrainingSnapshotOptions? snapshots = null)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(objective);
@@ -31,6 +34,15 @@ public static class AdversarialTrainer
 
         using var optimizer = torch.optim.SGD(model.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay);
         var learningRate = options.LearningRate;
+        var resumeAt = 0;
+        if (snapshots is not null && TrainingSnapshots.Latest(snapshots.Folder) is { } snapshot)
+        {
+            TrainingSnapshots.Restore(snapshot, model, optimizer);
+            resumeAt = Math.Min(snapshot.Step, totalSteps);
+            learningRate = snapshot.LearningRate;
+            SetLearningRate(optimizer, learningRate);
+        }
+
         var step = 0;
         var clock = Stopwatch.StartNew();
         for (var epoch = 0; step < totalSteps; epoch++)
@@ -42,14 +54,17 @@ public static class AdversarialTrainer
                     break;
                 }
 
+                if (step < resumeAt)
+                {
+                    step++;
+                    continue;
+                }
+
                 cancellationToken.ThrowIfCancellationRequested();
                 if (decaySteps.Contains(step))
                 {
                     learningRate *= 0.1;
-                    foreach (var group in optimizer.ParamGroups)
-                    {
-                        group.LearningRate = learningRate;
-                    }
+                    SetLearningRate(optimizer, learningRate);
                 }
 
                 var started = clock.Elapsed;
@@ -73,9 +88,23 @@ public static class AdversarialTrainer
                     loss.Robust?.item<float>(),
                     learningRate,
                     indices.Length / Math.Max(seconds, 1e-9)));
+
+                if (snapshots is not null && (step % snapshots.Every == 0 || step == totalSteps))
+                {
+                    TrainingSnapshots.Write(snapshots.Folder, step, learningRate, model, optimizer);
+                }
             }
         }
 
         model.eval();
+        return new TrainingOutcome(totalSteps, resumeAt);
+    }
+
+    private static void SetLearningRate(torch.optim.Optimizer optimizer, double learningRate)
+    {
+        foreach (var group in optimizer.ParamGroups)
+        {
+            group.LearningRate = learningRate;
+        }
     }
 }

@@ -1,7 +1,18 @@
 using HardPair.Shared.Checkpoints;
+using HardPair.Shared.Data;
 using HardPair.Shared.Hosting;
+using HardPair.Shared.Models;
+using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Health;
+using HardPair.TrainerSidecar.Options;
+using HardPair.TrainerSidecar.Publishing;
+using HardPair.TrainerSidecar.Runs;
+using HardPair.TrainerSidecar.Security;
+using HardPair.TrainerSidecar.Services;
 using HardPair.TrainerSidecar.Store;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+using Polly;
 
 namespace HardPair.TrainerSidecar.Extensions;
 
@@ -10,20 +21,40 @@ public static class TrainerServiceExtensions
     public static IHostApplicationBuilder AddTrainerServices(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
-        builder.Services.AddTorchRuntime(builder.Configuration);
-        builder.Services.AddOptions<CheckpointStoreOptions>()
-            .Bind(builder.Configuration.GetSection(CheckpointStoreOptions.SectionName))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddSingleton(sp => new CheckpointStore(
-            sp.GetRequiredService<Microsoft.Extensions.Options.IOptions<CheckpointStoreOptions>>().Value.Path,
-            sp.GetRequiredService<TimeProvider>()));
-        builder.Services.AddHostedService<StagingCleanup>();
+        var services = builder.Services;
+        services.AddTorchRuntime(builder.Configuration);
+        AddValidatedOptions<CheckpointStoreOptions>(builder, CheckpointStoreOptions.SectionName);
+        AddValidatedOptions<TrainerOptions>(builder, TrainerOptions.SectionName);
+        AddValidatedOptions<ControlOptions>(builder, ControlOptions.SectionName);
+        AddValidatedOptions<NotifyOptions>(builder, NotifyOptions.SectionName);
+        AddValidatedOptions<DataOptions>(builder, DataOptions.SectionName);
 
-        builder.Services.AddGrpc();
-        builder.Services.AddGrpcReflection();
-        builder.Services.AddGrpcHealthChecks()
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton(sp => new CheckpointStore(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath));
+        services.AddSingleton(sp => new FeedbackLog(
+            Path.Combine(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath, "feedback"),
+            ModelRegistry.Get(SmallCnn.ArchitectureName).InputShape));
+        services.AddSingleton<RunCoordinator>();
+        services.AddSingleton<RunExecutor>();
+        services.AddSingleton<TrainerMetrics>();
+        services.AddSingleton<ICheckpointNotifier, CheckpointNotifier>();
+        services.AddResiliencePipeline(CheckpointNotifier.PipelineName, (pipeline, context) =>
+            CheckpointNotifier.ConfigurePipeline(pipeline, context.ServiceProvider.GetRequiredService<IOptions<NotifyOptions>>().Value));
+        services.AddHostedService<StagingCleanup>();
+        services.AddHostedService<TrainerWorker>();
+
+        // Metrics go out over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the collector's address).
+        var otel = services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(TrainerMetrics.MeterName));
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            otel.WithMetrics(metrics => metrics.AddOtlpExporter());
+        }
+
+        services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
+            .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
+        services.AddGrpcReflection();
+        services.AddGrpcHealthChecks()
             .AddCheck<TorchReadinessCheck>(TorchReadinessCheck.Name);
         return builder;
     }
@@ -31,8 +62,16 @@ public static class TrainerServiceExtensions
     public static WebApplication MapTrainerEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.MapGrpcService<TrainerService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;
     }
+
+    private static void AddValidatedOptions<T>(IHostApplicationBuilder builder, string section)
+        where T : class =>
+        builder.Services.AddOptions<T>()
+            .Bind(builder.Configuration.GetSection(section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
 }

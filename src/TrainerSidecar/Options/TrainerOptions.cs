@@ -1,0 +1,97 @@
+using System.ComponentModel.DataAnnotations;
+using HardPair.Shared.Objectives;
+
+namespace HardPair.TrainerSidecar.Options;
+
+/// <summary>The sidecar's training service: where its state lives, the continuous cycle and its budget.</summary>
+public sealed class TrainerOptions
+{
+    public const string SectionName = "Trainer";
+
+    /// <summary>Runs, snapshots and the feedback log live here.</summary>
+    [Required]
+    public string StatePath { get; set; } = "";
+
+    /// <summary>Run cycles on a schedule (the service default); operator-triggered runs always work.</summary>
+    public bool Continuous { get; set; } = true;
+
+    /// <summary>Time from the end of one cycle to the start of the next.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "7.00:00:00")]
+    public TimeSpan CycleInterval { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Delay before the first continuous cycle after start.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
+    public TimeSpan FirstCycleDelay { get; set; } = TimeSpan.FromMinutes(1);
+
+    [Required]
+    public string Method { get; set; } = TrainingObjectives.Spat;
+
+    /// <summary>Epochs over the cycle's training subset.</summary>
+    [Range(0.01, 1000)]
+    public double Epochs { get; set; } = 1;
+
+    /// <summary>Base training images per cycle (seeded subset of the training part).</summary>
+    [Range(1, 1_000_000)]
+    public int TrainSubset { get; set; } = 12_000;
+
+    /// <summary>Fine-tuning starts from trained weights: a smaller rate than from scratch.</summary>
+    [Range(1e-6, 10)]
+    public double LearningRate { get; set; } = 0.01;
+
+    /// <summary>Learning rate when there is no serving checkpoint to start from.</summary>
+    [Range(1e-6, 10)]
+    public double ScratchLearningRate { get; set; } = 0.05;
+
+    [Range(1, 4096)]
+    public int BatchSize { get; set; } = 128;
+
+    [Range(1, 1000)]
+    public int AttackSteps { get; set; } = 10;
+
+    [Range(0.0, 1.0)]
+    public double Epsilon { get; set; } = 0.1;
+
+    public int Seed { get; set; } = 1;
+
+    /// <summary>A snapshot (weights + optimizer + step) every this many steps; a crash costs at most this many.</summary>
+    [Range(1, 100_000)]
+    public int SnapshotEvery { get; set; } = 25;
+
+    /// <summary>
+    /// Share of wall time spent training, in (0, 1]: 0.5 sleeps as long as each step took, so a
+    /// sidecar sharing cores with the inference service leaves it room.
+    /// </summary>
+    [Range(0.01, 1.0)]
+    public double DutyCycle { get; set; } = 1.0;
+
+    /// <summary>Runs kept in the history (oldest finished ones are removed past this).</summary>
+    [Range(1, 100_000)]
+    public int RunHistory { get; set; } = 500;
+
+    [Required]
+    public GateOptions Gate { get; set; } = new();
+}
+
+/// <summary>What a candidate must show before it is published.</summary>
+public sealed class GateOptions
+{
+    /// <summary>δ: the most the candidate's robust accuracy may fall below the serving checkpoint's.</summary>
+    [Range(0.0, 1.0)]
+    public double MaxRobustDrop { get; set; } = 0.01;
+
+    /// <summary>The lowest clean accuracy a candidate may have.</summary>
+    [Range(0.0, 1.0)]
+    public double MinCleanAccuracy { get; set; } = 0.5;
+
+    /// <summary>PGD steps of the gate's attack (at the serving manifest's ε, step ε/10).</summary>
+    [Range(1, 1000)]
+    public int AttackSteps { get; set; } = 20;
+
+    /// <summary>Held-out images both candidate and serving model are measured on.</summary>
+    [Range(10, 100_000)]
+    public int Examples { get; set; } = 1000;
+
+    /// <summary>Test images for the manifest's metrics.</summary>
+    [Range(10, 100_000)]
+    public int TestExamples { get; set; } = 1000;
+}

@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using Google.Protobuf.WellKnownTypes;
+using HardPair.Protos.V1;
+using HardPair.Shared.Attacks;
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.Data;
+using HardPair.Shared.Evaluation;
+using HardPair.Shared.Models;
+using HardPair.Shared.Objectives;
+using HardPair.Shared.Torch;
+using HardPair.Shared.Training;
+using HardPair.TrainerSidecar.Feedback;
+using HardPair.TrainerSidecar.Gate;
+using HardPair.TrainerSidecar.Options;
+using HardPair.TrainerSidecar.Publishing;
+using Microsoft.Extensions.Options;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HardPair.TrainerSidecar.Runs;
+
+/// <summary>
+/// One run, start to end: fine-tune from the serving checkpoint (or from scratch) on the base
+/// subset plus the feedback log, measure candidate and serving model on the same held-out images,
+/// gate, publish, notify. Synchronous tensor work; called on a dedicated thread.
+/// </summary>
+public sealed partial class RunExecutor(
+    RunCoordinator coordinator,
+    RunStore runStore,
+    CheckpointStore checkpoints,
+    FeedbackLog feedback,
+    ICheckpointNotifier notifier,
+    IOptions<TrainerOptions> options,
+    IOptions<DataOptions> dataOptions,
+    TrainerMetrics metrics,
+    ILogger<RunExecutor> logger)
+{
+    private readonly TrainerOptions options = options.Value;
+
+    internal RunCoordinator Coordinator => coordinator;
+
+    internal TrainerMetrics Metrics => metrics;
+
+    public void Execute(Run run, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        var id = run.RunId;
+        try
+        {
+            var outcome = Execute(run.RunId, run, cancellationToken);
+            metrics.RunFinished(outcome.Phase);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // CancelRun ends the run; shutdown leaves it and its snapshot for the next start to resume.
+            coordinator.Stopped(id);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogRunFailed(logger, ex, id);
+            coordinator.Complete(id, RunPhase.Failed, ex.Message);
+            metrics.RunFinished(RunPhase.Failed);
+        }
+    }
+
+    private Run Execute(string id, Run run, CancellationToken cancellationToken)
+    {
+        var device = TorchRuntime.Device;
+        var serving = checkpoints.Latest();
+        var method = run.Method;
+        var objectiveOptions = ObjectiveOptionsFor(run);
+        var training = new TrainingOptions
+        {
+            Epochs = run.HyperParameters.GetValueOrDefault("epochs", options.Epochs),
+            LearningRate = run.HyperParameters.GetValueOrDefault("learningRate", serving is null ? options.ScratchLearningRate : options.LearningRate),
+            BatchSize = (int)run.HyperParameters.GetValueOrDefault("batchSize", options.BatchSize),
+            Seed = objectiveOptions.Seed,
+        };
+
+        var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Train));
+        var data = trainPart.Subset(run.TrainExamples, objectiveOptions.Seed);
+        var feedbackCount = 0;
+        if (run.HyperParameters.GetValueOrDefault("excludeFeedback") == 0 && feedback.Count > 0)
+        {
+            var examples = feedback.Read("feedback", data.ClassNames);
+            feedbackCount = examples.Count;
+            data = data.Concat(examples, $"{data.Name}+feedback");
+        }
+
+        coordinator.Update(id, r =>
+        {
+            r.Phase = RunPhase.Training;
+            r.StartedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
+            r.Device = device.ToString();
+            r.ParentVersion = serving?.Version ?? "";
+            r.FeedbackExamples = feedbackCount;
+            r.HyperParameters["learningRate"] = training.LearningRate;
+            r.HyperParameters["epochs"] = training.Epochs;
+            foreach (var (name, value) in objectiveOptions.ToDictionary(method))
+            {
+                r.HyperParameters[name] = value;
+            }
+        }, serving is null ? "training from scratch" : $"fine-tuning {serving.Version}");
+
+        using var servingModel = serving is null ? null : CheckpointReader.Load(serving.Folder, device, serving.Version);
+        using var model = servingModel is null
+            ? ModelRegistry.Create(SmallCnn.ArchitectureName, data.ClassNames.Count, ClassifierHeadKind.Cosine)
+            : CheckpointReader.Load(servingModel.Folder, device, serving!.Version).Model;
+        model.to(device);
+        var throttle = new DutyCycle(options.DutyCycle);
+        var progress = new Progress(this, id, throttle);
+        var outcome = AdversarialTrainer.Train(
+            model,
+            TrainingObjectives.Create(method, objectiveOptions),
+            data,
+            training,
+            device,
+            progress,
+            cancellationToken,
+            new TrainingSnapshotOptions(runStore.SnapshotFolder(id), options.SnapshotEvery));
+        cancellationToken.ThrowIfCancellationRequested();
+
+        coordinator.Update(id, r => r.Phase = RunPhase.Evaluating, outcome.ResumedFromStep > 0 ? $"resumed at step {outcome.ResumedFromStep}; evaluating" : "evaluating");
+        var epsilon = servingModel?.Manifest.Training.HyperParameters.GetValueOrDefault("epsilon", objectiveOptions.Epsilon) ?? objectiveOptions.Epsilon;
+        var gateData = validation.Take(options.Gate.Examples);
+        var gateAttack = $"pgd{options.Gate.AttackSteps}";
+        var candidate = Measure(model, gateData, gateAttack, epsilon, objectiveOptions.Scale, device);
+        metrics.CandidateMeasured(candidate.RobustAccuracy);
+        var servingMeasured = servingModel is null
+            ? null
+            : Measure(servingModel.Model, gateData, gateAttack, epsilon, servingModel.Manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0), device);
+        var decision = RobustnessGate.Decide(candidate, servingMeasured, serving?.Version, Finite(model), options.Gate);
+        var test = DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Test).Take(options.Gate.TestExamples);
+        var report = ModelEvaluator.Evaluate(
+            model,
+            new EvaluationPlan { Test = test, Validation = validation, Attacks = [AttackCatalog.Clean, gateAttack], Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
+            device,
+            progress: null,
+            cancellationToken);
+        cancellationToken.ThrowIfCancellationRequested();
+        coordinator.Update(id, r =>
+        {
+            r.Gate = decision;
+            r.Evaluation = new RunEvaluation
+            {
+                CleanAccuracy = report.Clean.Accuracy,
+                RobustAccuracy = report.Robust[0].Accuracy,
+                RobustAttack = gateAttack,
+                Epsilon = epsilon,
+                HardPairShare = report.HardPairShare ?? 0,
+                Temperature = report.Temperature,
+                Examples = report.TestExamples,
+            };
+        }, decision.Reason);
+
+        if (!decision.Accepted)
+        {
+            LogRejected(logger, id, decision.Reason);
+            metrics.GateRejected();
+            return coordinator.Complete(id, RunPhase.Rejected, decision.Reason);
+        }
+
+        coordinator.Update(id, r => r.Phase = RunPhase.Publishing, "publishing");
+        var spec = ModelRegistry.Get(SmallCnn.ArchitectureName);
+        var draft = new CheckpointManifest
+        {
+            ParentVersion = serving?.Version,
+            Architecture = servingModel?.Manifest.Architecture ?? SmallCnn.ArchitectureName,
+            Head = servingModel?.Manifest.Head ?? "cosine",
+            InputShape = [spec.InputShape.Channels, spec.InputShape.Height, spec.InputShape.Width],
+            ClassNames = [.. data.ClassNames],
+            Training = new TrainingRecord
+            {
+                Method = method,
+                HyperParameters = new Dictionary<string, double>(coordinator.Get(id)!.HyperParameters, StringComparer.Ordinal),
+                Epochs = training.Epochs,
+                Seed = training.Seed,
+                Device = device.ToString(),
+                RunId = id,
+            },
+            Dataset = new DatasetRecord { Name = dataOptions.Value.Dataset, TrainExamples = data.Count - feedbackCount, FeedbackExamples = feedbackCount },
+            Metrics = new MetricsRecord(),
+            PairHardness = [],
+        };
+        var published = checkpoints.Publish(model, report.ApplyTo(draft));
+        metrics.Published();
+        coordinator.Update(id, r => r.PublishedVersion = published.Version, $"published {published.Version}");
+        LogPublished(logger, id, published.Version);
+        notifier.Notify(published.Version, cancellationToken);
+        return coordinator.Complete(id, RunPhase.Published, $"published {published.Version}");
+    }
+
+    private ObjectiveOptions ObjectiveOptionsFor(Run run)
+    {
+        var p = run.HyperParameters;
+        var epsilon = p.GetValueOrDefault("epsilon", options.Epsilon);
+        var steps = (int)p.GetValueOrDefault("attackSteps", options.AttackSteps);
+        var defaults = new ObjectiveOptions();
+        return new ObjectiveOptions
+        {
+            Epsilon = epsilon,
+            AttackSteps = steps,
+            AttackStepSize = p.GetValueOrDefault("attackStepSize", 2 * epsilon / steps),
+            Beta = p.GetValueOrDefault("beta", defaults.Beta),
+            Scale = p.GetValueOrDefault("scale", defaults.Scale),
+            Margin = p.GetValueOrDefault("margin", defaults.Margin),
+            ConsistencyWeight = p.GetValueOrDefault("consistencyWeight", defaults.ConsistencyWeight),
+            Seed = (int)p.GetValueOrDefault("seed", options.Seed),
+        };
+    }
+
+    private static GateMeasurement Measure(nn.Module<Tensor, Tensor> model, ImageDataset data, string attack, double epsilon, double scale, Device device)
+    {
+        var clean = RobustnessEvaluator.Run(model, data, null, 250, device);
+        var robust = RobustnessEvaluator.Run(model, data, AttackCatalog.Create(attack, epsilon, scale, seed: 0), 250, device);
+        return new GateMeasurement(clean.Accuracy, robust.Accuracy);
+    }
+
+    private static bool Finite(nn.Module<Tensor, Tensor> model)
+    {
+        using var scope = torch.NewDisposeScope();
+        return model.parameters().All(p => p.isfinite().all().item<bool>());
+    }
+
+    /// <summary>Reports steps to the coordinator (in memory; durable state is the snapshot) and applies the duty cycle.</summary>
+    private sealed class Progress(RunExecutor owner, string runId, DutyCycle throttle) : IProgress<TrainingProgress>
+    {
+        public void Report(TrainingProgress value)
+        {
+            owner.Metrics.Step(value);
+            owner.Coordinator.Update(
+                runId,
+                r =>
+                {
+                    r.Step = value.Step;
+                    r.TotalSteps = value.TotalSteps;
+                    r.Loss = value.Loss;
+                },
+                persist: value.Step % owner.options.SnapshotEvery == 0 || value.Step == value.TotalSteps,
+                examplesPerSecond: value.ExamplesPerSecond);
+            throttle.AfterStep();
+        }
+    }
+
+    /// <summary>Sleeps after each step so that training takes only its share of the wall time.</summary>
+    private sealed class DutyCycle(double share)
+    {
+        private readonly Stopwatch clock = Stopwatch.StartNew();
+
+        public void AfterStep()
+        {
+            var worked = clock.Elapsed;
+            if (share < 1)
+            {
+                Thread.Sleep(worked * ((1 - share) / share));
+            }
+
+            clock.Restart();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} failed")]
+    private static partial void LogRunFailed(ILogger logger, Exception exception, string runId);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} rejected by the gate: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string runId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} published {Version}")]
+    private static partial void LogPublished(ILogger logger, string runId, string version);
+}

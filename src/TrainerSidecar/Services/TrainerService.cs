@@ -1,0 +1,189 @@
+using Grpc.Core;
+using HardPair.Protos.V1;
+using HardPair.Shared.Objectives;
+using HardPair.Shared.Torch;
+using HardPair.TrainerSidecar.Feedback;
+using HardPair.TrainerSidecar.Runs;
+
+namespace HardPair.TrainerSidecar.Services;
+
+/// <summary>The control API: validates, then hands over to the coordinator and the feedback log.</summary>
+public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedback, Shared.Checkpoints.CheckpointStore checkpoints) : Trainer.TrainerBase
+{
+    public const int MaxExamplesPerCall = 4096;
+    private const int Classes = 10;
+
+    /// <summary>Overridable hyper-parameters and their accepted ranges.</summary>
+    private static readonly Dictionary<string, (double Min, double Max)> HyperParameterRanges = new(StringComparer.Ordinal)
+    {
+        ["epsilon"] = (0, 1),
+        ["attackSteps"] = (1, 1000),
+        ["attackStepSize"] = (1e-6, 1),
+        ["beta"] = (0, 1000),
+        ["scale"] = (1e-3, 1000),
+        ["margin"] = (0, 10),
+        ["consistencyWeight"] = (0, 100),
+        ["learningRate"] = (1e-6, 10),
+        ["batchSize"] = (1, 4096),
+        ["epochs"] = (0.01, 1000),
+    };
+
+    public override Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
+    {
+        var validation = new RequestValidation();
+        if (request.Method.Length > 0 && !TrainingObjectives.Names.Contains(request.Method))
+        {
+            validation.Fail("method", $"must be one of {string.Join(", ", TrainingObjectives.Names)} (or empty for the default)");
+        }
+
+        foreach (var (name, value) in request.HyperParameters)
+        {
+            if (!HyperParameterRanges.TryGetValue(name, out var range))
+            {
+                validation.Fail($"hyper_parameters[{name}]", $"unknown; known: {string.Join(", ", HyperParameterRanges.Keys)}");
+            }
+            else if (!double.IsFinite(value) || value < range.Min || value > range.Max)
+            {
+                validation.Fail($"hyper_parameters[{name}]", $"must lie in [{range.Min}, {range.Max}]");
+            }
+        }
+
+        if (request.Data is { } data)
+        {
+            if (data.TrainSubset < 0)
+            {
+                validation.Fail("data.train_subset", "must be 0 (the configured budget) or positive");
+            }
+
+            if (data.Seed < 0)
+            {
+                validation.Fail("data.seed", "must be 0 (the configured seed) or positive");
+            }
+        }
+
+        if (request.Reason.Length > 1000)
+        {
+            validation.Fail("reason", "must be at most 1000 characters");
+        }
+
+        if (request.RequestId.Length > 128)
+        {
+            validation.Fail("request_id", "must be at most 128 characters");
+        }
+
+        validation.ThrowIfInvalid();
+        return Task.FromResult(coordinator.Start(request, RunTrigger.Operator));
+    }
+
+    public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context) =>
+        Task.FromResult(coordinator.Get(RequireRunId(request.RunId)) ?? throw RequestValidation.NotFound($"no run '{request.RunId}'"));
+
+    public override Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
+    {
+        if (request.Limit < 0)
+        {
+            var validation = new RequestValidation();
+            validation.Fail("limit", "must be 0 (50) or positive");
+            validation.ThrowIfInvalid();
+        }
+
+        return Task.FromResult(new ListRunsResponse { Runs = { coordinator.List(request.Limit == 0 ? 50 : Math.Min(request.Limit, 10_000)) } });
+    }
+
+    public override Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context) =>
+        Task.FromResult(coordinator.Cancel(RequireRunId(request.RunId), "cancelled by an operator") ?? throw RequestValidation.NotFound($"no run '{request.RunId}'"));
+
+    public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
+    {
+        var runId = RequireRunId(request.RunId);
+        if (coordinator.Get(runId) is null)
+        {
+            throw RequestValidation.NotFound($"no run '{runId}'");
+        }
+
+        await foreach (var item in coordinator.WatchAsync(runId, context.CancellationToken))
+        {
+            await responseStream.WriteAsync(item, context.CancellationToken);
+        }
+    }
+
+    public override async Task<SubmitExamplesResponse> SubmitExamples(SubmitExamplesRequest request, ServerCallContext context)
+    {
+        var validation = new RequestValidation();
+        if (request.Examples.Count == 0)
+        {
+            validation.Fail("examples", "at least one example is needed");
+        }
+        else if (request.Examples.Count > MaxExamplesPerCall)
+        {
+            validation.Fail("examples", $"at most {MaxExamplesPerCall} examples per call");
+        }
+
+        var inputShape = feedback.Shape;
+        for (var i = 0; i < request.Examples.Count && i < MaxExamplesPerCall; i++)
+        {
+            var example = request.Examples[i];
+            if (example.Pixels.Length != inputShape.Elements)
+            {
+                validation.Fail($"examples[{i}].pixels", $"must hold {inputShape.Elements} bytes ({inputShape} uint8), not {example.Pixels.Length}");
+            }
+
+            if (example.Label is < 0 or >= Classes)
+            {
+                validation.Fail($"examples[{i}].label", $"must lie in [0, {Classes - 1}], not {example.Label}");
+            }
+        }
+
+        if (request.Source.Length > 200)
+        {
+            validation.Fail("source", "must be at most 200 characters");
+        }
+
+        validation.ThrowIfInvalid();
+        var total = await feedback.AppendAsync([.. request.Examples.Select(e => (e.Pixels.ToByteArray(), e.Label))], request.Source, context.CancellationToken);
+        return new SubmitExamplesResponse { Accepted = request.Examples.Count, TotalExamples = total };
+    }
+
+    public override Task<TrainerStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
+    {
+        var status = new TrainerStatus
+        {
+            Device = TorchRuntime.Current?.Device ?? "not started",
+            Continuous = coordinator.NextCycleAt is not null,
+            QueuedRuns = { coordinator.Queued() },
+            FeedbackExamples = feedback.Count,
+        };
+        if (coordinator.CurrentRunId is { } current && coordinator.Get(current) is { } run)
+        {
+            status.CurrentRun = run;
+        }
+
+        if (coordinator.NextCycleAt is { } next)
+        {
+            status.NextCycleAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(next);
+        }
+
+        var latest = checkpoints.Latest();
+        status.ServingVersion = latest?.Version ?? "";
+        var published = coordinator.List(10_000).FirstOrDefault(r => r.PublishedVersion.Length > 0);
+        if (published is not null)
+        {
+            status.LastPublishedVersion = published.PublishedVersion;
+            status.LastPublishedAt = published.FinishedAt;
+        }
+
+        return Task.FromResult(status);
+    }
+
+    private static string RequireRunId(string runId)
+    {
+        if (string.IsNullOrWhiteSpace(runId))
+        {
+            var validation = new RequestValidation();
+            validation.Fail("run_id", "is required");
+            validation.ThrowIfInvalid();
+        }
+
+        return runId;
+    }
+}

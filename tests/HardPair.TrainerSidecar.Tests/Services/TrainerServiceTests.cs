@@ -1,0 +1,103 @@
+using Google.Protobuf;
+using Google.Rpc;
+using Grpc.Core;
+using HardPair.Protos.V1;
+using HardPair.Testing;
+using HardPair.TrainerSidecar.Extensions;
+
+namespace HardPair.TrainerSidecar.Tests.Services;
+
+/// <summary>The control API on real Kestrel, in process: authentication and input validation.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class TrainerServiceTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Theory]
+    [InlineData(null, "a bearer token is required")]
+    [InlineData("wrong-token-0123456789", "the bearer token is not valid")]
+    public async Task Call_WithoutTheToken_IsUnauthenticated(string? token, string message)
+    {
+        await using var host = await StartAsync();
+        var client = TrainerClients.Create(host.Channel, token);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.GetStatusAsync(new GetStatusRequest(), cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Contains(message, error.Status.Detail, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task StartRun_BadFields_AreInvalidArgumentWithFieldViolations()
+    {
+        await using var host = await StartAsync();
+        var client = TrainerClients.Create(host.Channel);
+        var request = new StartRunRequest { Method = "madry", HyperParameters = { ["epsilon"] = 2, ["gamma"] = 1 }, Data = new DataSelection { TrainSubset = -5 } };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.StartRunAsync(request, cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        var fields = error.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Select(v => v.Field).ToList();
+        Assert.Equal(["method", "hyper_parameters[epsilon]", "hyper_parameters[gamma]", "data.train_subset"], fields);
+        Assert.Empty((await client.ListRunsAsync(new ListRunsRequest(), cancellationToken: TestContext.Current)).Runs);
+    }
+
+    [Fact]
+    public async Task SubmitExamples_BadExamples_AreRefusedWholeWithTheirIndex()
+    {
+        await using var host = await StartAsync();
+        var client = TrainerClients.Create(host.Channel);
+        var request = new SubmitExamplesRequest
+        {
+            Examples =
+            {
+                new LabelledExample { Pixels = ByteString.CopyFrom(new byte[784]), Label = 3 },
+                new LabelledExample { Pixels = ByteString.CopyFrom(new byte[100]), Label = 3 },
+                new LabelledExample { Pixels = ByteString.CopyFrom(new byte[784]), Label = 10 },
+            },
+        };
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.SubmitExamplesAsync(request, cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
+        var violations = error.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations;
+        Assert.Equal(["examples[1].pixels", "examples[2].label"], violations.Select(v => v.Field));
+        var status = await client.GetStatusAsync(new GetStatusRequest(), cancellationToken: TestContext.Current);
+        Assert.Equal(0, status.FeedbackExamples);
+    }
+
+    [Fact]
+    public async Task GetRun_UnknownOrMissingId_IsNotFoundOrInvalid()
+    {
+        await using var host = await StartAsync();
+        var client = TrainerClients.Create(host.Channel);
+
+        var missing = await Assert.ThrowsAsync<RpcException>(() => client.GetRunAsync(new GetRunRequest { RunId = "run-nope" }, cancellationToken: TestContext.Current).ResponseAsync);
+        var empty = await Assert.ThrowsAsync<RpcException>(() => client.CancelRunAsync(new CancelRunRequest(), cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(StatusCode.NotFound, missing.StatusCode);
+        Assert.Equal(StatusCode.InvalidArgument, empty.StatusCode);
+    }
+
+    [Fact]
+    public async Task StartRun_SameRequestIdTwice_MakesOneRun()
+    {
+        await using var host = await StartAsync(new Dictionary<string, string?> { ["Trainer:FirstCycleDelay"] = "00:00:00" });
+        var client = TrainerClients.Create(host.Channel);
+        var request = new StartRunRequest { Method = "standard", RequestId = "retry-me", Reason = "test", HyperParameters = { ["epochs"] = 0.1 } };
+
+        var first = await client.StartRunAsync(request, cancellationToken: TestContext.Current);
+        var second = await client.StartRunAsync(request, cancellationToken: TestContext.Current);
+        await client.WaitAsync(first.RunId, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(first.RunId, second.RunId);
+        Assert.Single((await client.ListRunsAsync(new ListRunsRequest(), cancellationToken: TestContext.Current)).Runs);
+    }
+
+    private Task<LoopbackHost> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null) => LoopbackHost.StartAsync(
+        b => b.AddTrainerServices(),
+        app => app.MapTrainerEndpoints(),
+        SidecarSettings.For(temp, overrides));
+}
