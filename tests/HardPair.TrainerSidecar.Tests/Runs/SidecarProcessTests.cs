@@ -85,31 +85,50 @@ public sealed class SidecarProcessTests : IDisposable
     }
 
     [Fact]
-    public async Task Sidecar_KilledMidRun_ResumesFromItsSnapshot_AndPublishesExactlyOnce()
+    public async Task Sidecar_StoppedThenKilledMidRun_ResumesFromItsSnapshotEachTime_AndPublishesExactlyOnce()
     {
-        var slow = new Dictionary<string, string?> { ["Trainer:DutyCycle"] = "0.25", ["Trainer:TrainSubset"] = "2000", ["Trainer:Epochs"] = "1" };
+        var slow = new Dictionary<string, string?> { ["Trainer:DutyCycle"] = "0.3", ["Trainer:TrainSubset"] = "3000", ["Trainer:Epochs"] = "1" };
         string runId;
         await using (var first = await StartAsync(slow))
         {
             var client = TrainerClients.Create(first.Channel);
-            runId = (await client.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: crash" }, cancellationToken: TestContext.Current)).RunId;
-            var midway = await client.WaitAsync(runId, RunTimeout, until: r => r.Step >= 5);
-            Assert.Equal(RunPhase.Training, midway.Phase);
-            await first.KillAsync();
+            runId = (await client.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: restarts" }, cancellationToken: TestContext.Current)).RunId;
+            await client.WaitAsync(runId, RunTimeout, until: r => r.Step >= 4);
+
+            // SIGTERM: the run stops at the next step and the process exits cleanly.
+            Assert.Equal(0, await first.StopAsync(TimeSpan.FromSeconds(30)));
+        }
+
+        await using (var second = await StartAsync(slow))
+        {
+            var client = TrainerClients.Create(second.Channel);
+            var resumed = await client.WaitAsync(runId, RunTimeout, until: r => r.Phase == RunPhase.Training && r.Step >= 10);
+            Assert.Equal(1, resumed.Resumes);
+
+            // SIGKILL: no shutdown code runs at all.
+            await second.KillAsync();
         }
 
         Assert.True(Directory.EnumerateDirectories(temp.Combine("state", "runs", $"{runId}.snapshots"), "step-*").Any());
-        await using var second = await StartAsync(slow);
-        var restarted = TrainerClients.Create(second.Channel);
+        await using var third = await StartAsync(slow);
+        var restarted = TrainerClients.Create(third.Channel);
         var finished = await restarted.WaitAsync(runId, RunTimeout);
 
-        Assert.True(finished.Phase == RunPhase.Published, $"{finished.Phase}: {finished.Error} {finished.Gate?.Reason}\n{second.Output}");
-        Assert.Equal(1, finished.Resumes);
-        Assert.Contains($"Run {runId} was interrupted by a restart", second.Output, StringComparison.Ordinal);
+        Assert.True(finished.Phase == RunPhase.Published, $"{finished.Phase}: {finished.Error} {finished.Gate?.Reason}\n{third.Output}");
+        Assert.Equal(2, finished.Resumes);
+        Assert.Contains($"Run {runId} was interrupted by a restart", third.Output, StringComparison.Ordinal);
         var store = new CheckpointStore(temp.Combine("store"), TimeProvider.System);
         Assert.Single(store.List(), c => c.Manifest?.Training.RunId == runId);
         Assert.False(Directory.Exists(temp.Combine("state", "runs", $"{runId}.snapshots")));
         Assert.Single((await restarted.ListRunsAsync(new ListRunsRequest(), cancellationToken: TestContext.Current)).Runs);
+    }
+
+    [Fact]
+    public async Task Sidecar_WithoutAToken_RefusesToStartAndSaysWhy()
+    {
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => StartAsync(new Dictionary<string, string?> { ["Control:Token"] = "short" }));
+
+        Assert.Contains("needs a bearer token of at least 16 characters", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
