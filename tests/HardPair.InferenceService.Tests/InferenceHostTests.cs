@@ -36,6 +36,7 @@ public sealed class InferenceHostTests : IDisposable
     private Task<LoopbackHost> StartAsync(Dictionary<string, string?> settings)
     {
         settings.TryAdd("Torch:Device", "cpu");
+        settings.TryAdd("Admin:Token", InferenceSettings.AdminToken);
         settings["Checkpoints:Path"] = store.Path;
         return LoopbackHost.StartAsync(b => b.AddInferenceServices(), app => app.MapInferenceEndpoints(), settings);
     }

@@ -1,15 +1,15 @@
+using HardPair.InferenceService.Models;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace HardPair.InferenceService.Health;
 
-/// <summary>
-/// The service is ready only when a verified model is loaded. The model host arrives with the
-/// Classify issue; until then no model is ever loaded and the service reports NOT_SERVING.
-/// </summary>
-internal sealed class ModelReadinessCheck : IHealthCheck
+/// <summary>Ready once a verified model serves; NOT_SERVING before (the first load, or a store with nothing valid).</summary>
+internal sealed class ModelReadinessCheck(ModelHost host) : IHealthCheck
 {
     public const string Name = "model";
 
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default) =>
-        Task.FromResult(HealthCheckResult.Unhealthy("no model loaded"));
+        Task.FromResult(host.Current is { } model
+            ? HealthCheckResult.Healthy($"serving {model.Version}")
+            : HealthCheckResult.Unhealthy("no model loaded"));
 }

@@ -8,6 +8,36 @@ namespace HardPair.Shared.Evaluation;
 /// </summary>
 public sealed record HardPairStatistics(double[][] AdversarialConfusion, double[][] PairHardness, int[] HardPartners, double HardPairShare)
 {
+    /// <summary>Partners from a stored pair-hardness matrix (a manifest's), without the confusion behind it.</summary>
+    public static HardPairStatistics FromHardness(double[][] hardness)
+    {
+        ArgumentNullException.ThrowIfNull(hardness);
+        return new HardPairStatistics([], hardness, Partners(hardness), 0);
+    }
+
+    /// <summary>argmax_j h(i, j), j ≠ i, for every class i.</summary>
+    public static int[] Partners(double[][] hardness)
+    {
+        ArgumentNullException.ThrowIfNull(hardness);
+        var classes = hardness.Length;
+        var partners = new int[classes];
+        for (var i = 0; i < classes; i++)
+        {
+            var best = i == 0 ? 1 : 0;
+            for (var j = 0; j < classes; j++)
+            {
+                if (j != i && hardness[i][j] > hardness[i][best])
+                {
+                    best = j;
+                }
+            }
+
+            partners[i] = best;
+        }
+
+        return partners;
+    }
+
     public static HardPairStatistics From(long[][] confusion)
     {
         ArgumentNullException.ThrowIfNull(confusion);
@@ -33,21 +63,7 @@ public sealed record HardPairStatistics(double[][] AdversarialConfusion, double[
             }
         }
 
-        var partners = new int[classes];
-        for (var i = 0; i < classes; i++)
-        {
-            var best = i == 0 ? 1 : 0;
-            for (var j = 0; j < classes; j++)
-            {
-                if (j != i && hardness[i][j] > hardness[i][best])
-                {
-                    best = j;
-                }
-            }
-
-            partners[i] = best;
-        }
-
+        var partners = Partners(hardness);
         long errors = 0, onPartner = 0;
         for (var i = 0; i < classes; i++)
         {

@@ -2,12 +2,12 @@ using HardPair.Shared.Checkpoints;
 using HardPair.Shared.Data;
 using HardPair.Shared.Hosting;
 using HardPair.Shared.Models;
+using HardPair.Shared.Rpc;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Health;
 using HardPair.TrainerSidecar.Options;
 using HardPair.TrainerSidecar.Publishing;
 using HardPair.TrainerSidecar.Runs;
-using HardPair.TrainerSidecar.Security;
 using HardPair.TrainerSidecar.Services;
 using HardPair.TrainerSidecar.Store;
 using Microsoft.Extensions.Options;
@@ -18,6 +18,9 @@ namespace HardPair.TrainerSidecar.Extensions;
 
 public static class TrainerServiceExtensions
 {
+    /// <summary>The configuration section holding the control API's bearer token (<c>Token</c> or <c>TokenFile</c>).</summary>
+    public const string ControlSection = "Control";
+
     public static IHostApplicationBuilder AddTrainerServices(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -25,7 +28,7 @@ public static class TrainerServiceExtensions
         services.AddTorchRuntime(builder.Configuration);
         AddValidatedOptions<CheckpointStoreOptions>(builder, CheckpointStoreOptions.SectionName);
         AddValidatedOptions<TrainerOptions>(builder, TrainerOptions.SectionName);
-        AddValidatedOptions<ControlOptions>(builder, ControlOptions.SectionName);
+        AddValidatedOptions<BearerTokenOptions>(builder, ControlSection);
         AddValidatedOptions<NotifyOptions>(builder, NotifyOptions.SectionName);
         AddValidatedOptions<DataOptions>(builder, DataOptions.SectionName);
 
@@ -53,6 +56,7 @@ public static class TrainerServiceExtensions
 
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
+        services.AddSingleton(sp => new BearerTokenInterceptor(sp.GetRequiredService<IOptions<BearerTokenOptions>>().Value.ResolveToken()));
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks()
             .AddCheck<TorchReadinessCheck>(TorchReadinessCheck.Name);

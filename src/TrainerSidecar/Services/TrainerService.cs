@@ -1,6 +1,7 @@
 using Grpc.Core;
 using HardPair.Protos.V1;
 using HardPair.Shared.Objectives;
+using HardPair.Shared.Rpc;
 using HardPair.Shared.Torch;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Runs;
@@ -30,21 +31,21 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
 
     public override Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
-        var validation = new RequestValidation();
+        var validation = new RequestViolations();
         if (request.Method.Length > 0 && !TrainingObjectives.Names.Contains(request.Method))
         {
-            validation.Fail("method", $"must be one of {string.Join(", ", TrainingObjectives.Names)} (or empty for the default)");
+            validation.Add("method", $"must be one of {string.Join(", ", TrainingObjectives.Names)} (or empty for the default)");
         }
 
         foreach (var (name, value) in request.HyperParameters)
         {
             if (!HyperParameterRanges.TryGetValue(name, out var range))
             {
-                validation.Fail($"hyper_parameters[{name}]", $"unknown; known: {string.Join(", ", HyperParameterRanges.Keys)}");
+                validation.Add($"hyper_parameters[{name}]", $"unknown; known: {string.Join(", ", HyperParameterRanges.Keys)}");
             }
             else if (!double.IsFinite(value) || value < range.Min || value > range.Max)
             {
-                validation.Fail($"hyper_parameters[{name}]", $"must lie in [{range.Min}, {range.Max}]");
+                validation.Add($"hyper_parameters[{name}]", $"must lie in [{range.Min}, {range.Max}]");
             }
         }
 
@@ -52,53 +53,53 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
         {
             if (data.TrainSubset < 0)
             {
-                validation.Fail("data.train_subset", "must be 0 (the configured budget) or positive");
+                validation.Add("data.train_subset", "must be 0 (the configured budget) or positive");
             }
 
             if (data.Seed < 0)
             {
-                validation.Fail("data.seed", "must be 0 (the configured seed) or positive");
+                validation.Add("data.seed", "must be 0 (the configured seed) or positive");
             }
         }
 
         if (request.Reason.Length > 1000)
         {
-            validation.Fail("reason", "must be at most 1000 characters");
+            validation.Add("reason", "must be at most 1000 characters");
         }
 
         if (request.RequestId.Length > 128)
         {
-            validation.Fail("request_id", "must be at most 128 characters");
+            validation.Add("request_id", "must be at most 128 characters");
         }
 
-        validation.ThrowIfInvalid();
+        validation.ThrowIfAny();
         return Task.FromResult(coordinator.Start(request, RunTrigger.Operator));
     }
 
     public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context) =>
-        Task.FromResult(coordinator.Get(RequireRunId(request.RunId)) ?? throw RequestValidation.NotFound($"no run '{request.RunId}'"));
+        Task.FromResult(coordinator.Get(RequireRunId(request.RunId)) ?? throw RequestViolations.NotFound($"no run '{request.RunId}'"));
 
     public override Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
     {
         if (request.Limit < 0)
         {
-            var validation = new RequestValidation();
-            validation.Fail("limit", "must be 0 (50) or positive");
-            validation.ThrowIfInvalid();
+            var validation = new RequestViolations();
+            validation.Add("limit", "must be 0 (50) or positive");
+            validation.ThrowIfAny();
         }
 
         return Task.FromResult(new ListRunsResponse { Runs = { coordinator.List(request.Limit == 0 ? 50 : Math.Min(request.Limit, 10_000)) } });
     }
 
     public override Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context) =>
-        Task.FromResult(coordinator.Cancel(RequireRunId(request.RunId), "cancelled by an operator") ?? throw RequestValidation.NotFound($"no run '{request.RunId}'"));
+        Task.FromResult(coordinator.Cancel(RequireRunId(request.RunId), "cancelled by an operator") ?? throw RequestViolations.NotFound($"no run '{request.RunId}'"));
 
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
         if (coordinator.Get(runId) is null)
         {
-            throw RequestValidation.NotFound($"no run '{runId}'");
+            throw RequestViolations.NotFound($"no run '{runId}'");
         }
 
         await foreach (var item in coordinator.WatchAsync(runId, context.CancellationToken))
@@ -109,14 +110,14 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
 
     public override async Task<SubmitExamplesResponse> SubmitExamples(SubmitExamplesRequest request, ServerCallContext context)
     {
-        var validation = new RequestValidation();
+        var validation = new RequestViolations();
         if (request.Examples.Count == 0)
         {
-            validation.Fail("examples", "at least one example is needed");
+            validation.Add("examples", "at least one example is needed");
         }
         else if (request.Examples.Count > MaxExamplesPerCall)
         {
-            validation.Fail("examples", $"at most {MaxExamplesPerCall} examples per call");
+            validation.Add("examples", $"at most {MaxExamplesPerCall} examples per call");
         }
 
         var inputShape = feedback.Shape;
@@ -125,21 +126,21 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
             var example = request.Examples[i];
             if (example.Pixels.Length != inputShape.Elements)
             {
-                validation.Fail($"examples[{i}].pixels", $"must hold {inputShape.Elements} bytes ({inputShape} uint8), not {example.Pixels.Length}");
+                validation.Add($"examples[{i}].pixels", $"must hold {inputShape.Elements} bytes ({inputShape} uint8), not {example.Pixels.Length}");
             }
 
             if (example.Label is < 0 or >= Classes)
             {
-                validation.Fail($"examples[{i}].label", $"must lie in [0, {Classes - 1}], not {example.Label}");
+                validation.Add($"examples[{i}].label", $"must lie in [0, {Classes - 1}], not {example.Label}");
             }
         }
 
         if (request.Source.Length > 200)
         {
-            validation.Fail("source", "must be at most 200 characters");
+            validation.Add("source", "must be at most 200 characters");
         }
 
-        validation.ThrowIfInvalid();
+        validation.ThrowIfAny();
         var total = await feedback.AppendAsync([.. request.Examples.Select(e => (e.Pixels.ToByteArray(), e.Label))], request.Source, context.CancellationToken);
         return new SubmitExamplesResponse { Accepted = request.Examples.Count, TotalExamples = total };
     }
@@ -179,9 +180,9 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
     {
         if (string.IsNullOrWhiteSpace(runId))
         {
-            var validation = new RequestValidation();
-            validation.Fail("run_id", "is required");
-            validation.ThrowIfInvalid();
+            var validation = new RequestViolations();
+            validation.Add("run_id", "is required");
+            validation.ThrowIfAny();
         }
 
         return runId;

@@ -1,19 +1,23 @@
 using Google.Rpc;
 using Grpc.Core;
 
-namespace HardPair.TrainerSidecar.Services;
+namespace HardPair.Shared.Rpc;
 
-/// <summary>Collects field violations and throws one INVALID_ARGUMENT carrying them as <c>google.rpc.BadRequest</c>.</summary>
-internal sealed class RequestValidation
+/// <summary>Field violations of one request, thrown together as INVALID_ARGUMENT with a <c>google.rpc.BadRequest</c>.</summary>
+public sealed class RequestViolations
 {
+    public static RpcException NotFound(string what) => new(new Grpc.Core.Status(StatusCode.NotFound, what));
+
     private readonly BadRequest badRequest = new();
 
-    public void Fail(string field, string description) =>
+    public bool Any => badRequest.FieldViolations.Count > 0;
+
+    public void Add(string field, string description) =>
         badRequest.FieldViolations.Add(new BadRequest.Types.FieldViolation { Field = field, Description = description });
 
-    public void ThrowIfInvalid()
+    public void ThrowIfAny()
     {
-        if (badRequest.FieldViolations.Count == 0)
+        if (!Any)
         {
             return;
         }
@@ -23,10 +27,8 @@ internal sealed class RequestValidation
         throw new Google.Rpc.Status
         {
             Code = (int)Code.InvalidArgument,
-            Message = $"{first.Field}: {first.Description}{more}",
+            Message = $"{first.Field} {first.Description}{more}",
             Details = { Google.Protobuf.WellKnownTypes.Any.Pack(badRequest) },
         }.ToRpcException();
     }
-
-    public static RpcException NotFound(string what) => new(new Grpc.Core.Status(StatusCode.NotFound, what));
 }

@@ -1,11 +1,11 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace HardPair.TrainerSidecar.Security;
+namespace HardPair.Shared.Rpc;
 
-/// <summary>Who may call the control API: holders of the bearer token, given inline or in a file (a mounted secret).</summary>
-public sealed class ControlOptions : IValidatableObject
+/// <summary>Who may call an authenticated API: holders of the bearer token, given inline or in a file (a mounted secret).</summary>
+public sealed class BearerTokenOptions : IValidatableObject
 {
-    public const string SectionName = "Control";
+    public const int MinimumLength = 16;
 
     public string? Token { get; set; }
 
@@ -19,15 +19,14 @@ public sealed class ControlOptions : IValidatableObject
     {
         if (!string.IsNullOrWhiteSpace(TokenFile) && !File.Exists(TokenFile))
         {
-            yield return new ValidationResult($"Control:TokenFile '{TokenFile}' does not exist.", [nameof(TokenFile)]);
+            yield return new ValidationResult($"TokenFile '{TokenFile}' does not exist.", [nameof(TokenFile)]);
             yield break;
         }
 
-        var token = ResolveToken();
-        if (token.Length < 16)
+        if (ResolveToken().Length < MinimumLength)
         {
             yield return new ValidationResult(
-                "The control API needs a bearer token of at least 16 characters: set Control:Token or Control:TokenFile.",
+                $"The API needs a bearer token of at least {MinimumLength} characters: set Token or TokenFile.",
                 [nameof(Token), nameof(TokenFile)]);
         }
     }

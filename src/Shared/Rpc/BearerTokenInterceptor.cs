@@ -2,14 +2,13 @@ using System.Security.Cryptography;
 using System.Text;
 using Grpc.Core;
 using Grpc.Core.Interceptors;
-using Microsoft.Extensions.Options;
 
-namespace HardPair.TrainerSidecar.Security;
+namespace HardPair.Shared.Rpc;
 
-/// <summary>Refuses control calls without <c>authorization: Bearer &lt;token&gt;</c> (constant-time comparison).</summary>
-public sealed class BearerTokenInterceptor(IOptions<ControlOptions> options) : Interceptor
+/// <summary>Refuses calls without <c>authorization: Bearer &lt;token&gt;</c> (constant-time comparison; the token never reaches a log).</summary>
+public sealed class BearerTokenInterceptor(string token) : Interceptor
 {
-    private readonly byte[] expected = Encoding.UTF8.GetBytes(options.Value.ResolveToken());
+    private readonly byte[] expected = Encoding.UTF8.GetBytes(token);
 
     public override Task<TResponse> UnaryServerHandler<TRequest, TResponse>(TRequest request, ServerCallContext context, UnaryServerMethod<TRequest, TResponse> continuation)
     {

@@ -1,0 +1,182 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using HardPair.InferenceService.Models;
+using HardPair.InferenceService.Options;
+using Microsoft.Extensions.Options;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace HardPair.InferenceService.Batching;
+
+/// <summary>One image's answer: calibrated probabilities and the model that produced them.</summary>
+public sealed record InferenceResult(float[] Probabilities, ModelDescription Model);
+
+/// <summary>An image handed to the batcher, already validated against <see cref="Model"/>'s input shape.</summary>
+internal sealed record PendingInference(float[] Pixels, ModelDescription Model, TaskCompletionSource<InferenceResult> Completion, CancellationToken Cancellation, long EnqueuedAt);
+
+/// <summary>Thrown when the queue is full: the caller gets RESOURCE_EXHAUSTED.</summary>
+public sealed class QueueFullException() : Exception("the inference queue is full");
+
+/// <summary>Thrown when no model is loaded: the caller gets UNAVAILABLE.</summary>
+public sealed class NoModelException() : Exception("no model is loaded yet");
+
+/// <summary>Thrown when the model changed shape between validation and the batch: the caller may retry.</summary>
+public sealed class ModelChangedException(string message) : Exception(message);
+
+/// <summary>
+/// Dynamic batching: a bounded queue; the first waiting image opens a batch that closes when it
+/// is full or after the queue delay; one lease and one forward pass per batch (so a batch never
+/// mixes versions); cancelled or expired requests are dropped before the forward.
+/// </summary>
+public sealed partial class InferenceBatcher : BackgroundService
+{
+    private readonly Channel<PendingInference> queue;
+    private readonly ModelHost host;
+    private readonly InferenceOptions options;
+    private readonly InferenceMetrics metrics;
+    private readonly ILogger<InferenceBatcher> logger;
+
+    public InferenceBatcher(ModelHost host, IOptions<InferenceOptions> options, InferenceMetrics metrics, ILogger<InferenceBatcher> logger)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.host = host;
+        this.options = options.Value;
+        this.metrics = metrics;
+        this.logger = logger;
+        queue = Channel.CreateBounded<PendingInference>(new BoundedChannelOptions(this.options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+    }
+
+    /// <summary>Queues one image (already validated against <paramref name="model"/>) and waits for its answer.</summary>
+    public Task<InferenceResult> InferAsync(float[] pixels, ModelDescription model, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        var completion = new TaskCompletionSource<InferenceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!queue.Writer.TryWrite(new PendingInference(pixels, model, completion, cancellationToken, Stopwatch.GetTimestamp())))
+        {
+            throw new QueueFullException();
+        }
+
+        // A caller that gives up is answered at once; the batcher skips its image.
+        var registration = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
+        _ = completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
+        return completion.Task;
+    }
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<PendingInference>(options.MaxBatchSize);
+        try
+        {
+            while (await queue.Reader.WaitToReadAsync(stoppingToken))
+            {
+                batch.Clear();
+                var closesAt = Stopwatch.GetTimestamp() + (long)(options.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
+                while (batch.Count < options.MaxBatchSize)
+                {
+                    if (queue.Reader.TryRead(out var item))
+                    {
+                        batch.Add(item);
+                        continue;
+                    }
+
+                    var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), closesAt);
+                    if (remaining <= TimeSpan.Zero || !await WaitAsync(remaining, stoppingToken))
+                    {
+                        break;
+                    }
+                }
+
+                Run(batch);
+            }
+        }
+        catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+        {
+            // Shutting down: whoever still waits is told so.
+        }
+
+        while (queue.Reader.TryRead(out var left))
+        {
+            left.Completion.TrySetException(new NoModelException());
+        }
+    }
+
+    private async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken stoppingToken)
+    {
+        using var delay = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
+        delay.CancelAfter(timeout);
+        try
+        {
+            return await queue.Reader.WaitToReadAsync(delay.Token);
+        }
+        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
+        {
+            return false;
+        }
+    }
+
+    private void Run(List<PendingInference> batch)
+    {
+        var live = batch.Where(p => !p.Cancellation.IsCancellationRequested && !p.Completion.Task.IsCompleted).ToList();
+        if (live.Count == 0)
+        {
+            return;
+        }
+
+        using var lease = host.TryAcquire();
+        if (lease is null)
+        {
+            live.ForEach(p => p.Completion.TrySetException(new NoModelException()));
+            return;
+        }
+
+        var model = lease.Model.Description;
+        var fits = live.Where(p => p.Model.InputShape == model.InputShape && p.Model.ClassNames.Count == model.ClassNames.Count).ToList();
+        foreach (var misfit in live.Except(fits))
+        {
+            misfit.Completion.TrySetException(new ModelChangedException($"the model changed to {model.Version} (input {model.InputShape}) while the request waited; retry"));
+        }
+
+        if (fits.Count == 0)
+        {
+            return;
+        }
+
+        try
+        {
+            var probabilities = Forward(lease.Model, fits);
+            var now = Stopwatch.GetTimestamp();
+            metrics.Batch(fits.Count, fits.Select(p => Stopwatch.GetElapsedTime(p.EnqueuedAt, now)));
+            for (var i = 0; i < fits.Count; i++)
+            {
+                fits[i].Completion.TrySetResult(new InferenceResult(probabilities[i], model));
+            }
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            LogBatchFailed(logger, ex, model.Version, fits.Count);
+            fits.ForEach(p => p.Completion.TrySetException(ex));
+        }
+    }
+
+    /// <summary>softmax(z / T) for the batch, one forward pass, no autograd.</summary>
+    private static float[][] Forward(ServingModel model, List<PendingInference> batch)
+    {
+        var shape = model.Description.InputShape;
+        var input = new float[batch.Count * shape.Elements];
+        for (var i = 0; i < batch.Count; i++)
+        {
+            batch[i].Pixels.CopyTo(input, i * shape.Elements);
+        }
+
+        using var scope = torch.NewDisposeScope();
+        using var inference = torch.inference_mode();
+        var images = torch.tensor(input, [batch.Count, shape.Channels, shape.Height, shape.Width]).to(Shared.Torch.TorchRuntime.Device);
+        var probabilities = model.Network.forward(images).div(model.Description.Temperature).softmax(1).cpu();
+        var classes = (int)probabilities.shape[1];
+        var flat = probabilities.data<float>().ToArray();
+        return [.. Enumerable.Range(0, batch.Count).Select(i => flat.AsSpan(i * classes, classes).ToArray())];
+    }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "A batch of {Count} on {Version} failed")]
+    private static partial void LogBatchFailed(ILogger logger, Exception exception, string version, int count);
+}

@@ -1,0 +1,55 @@
+using HardPair.InferenceService.Options;
+using HardPair.Shared.Checkpoints;
+using Microsoft.Extensions.Options;
+
+namespace HardPair.InferenceService.Models;
+
+/// <summary>
+/// Finds new checkpoints by itself: at start (so a stored model serves at once), on file-system
+/// events in the store, and by polling in case an event is lost (network volumes drop them).
+/// </summary>
+public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointStore store, IOptions<InferenceOptions> options, ILogger<CheckpointWatcher> logger) : BackgroundService
+{
+    private readonly SemaphoreSlim changed = new(0);
+
+    /// <summary>Asks for a refresh now (a notification from the sidecar).</summary>
+    public void Poke() => changed.Release();
+
+    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    {
+        Directory.CreateDirectory(store.Root);
+        using var watcher = new FileSystemWatcher(store.Root) { IncludeSubdirectories = false, NotifyFilter = NotifyFilters.DirectoryName };
+        watcher.Created += (_, _) => Poke();
+        watcher.Renamed += (_, _) => Poke();
+        watcher.EnableRaisingEvents = true;
+        while (!stoppingToken.IsCancellationRequested)
+        {
+            try
+            {
+                await catalog.RefreshAsync(stoppingToken);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                LogStoreUnreadable(logger, store.Root, ex.Message);
+            }
+
+            try
+            {
+                await changed.WaitAsync(options.Value.PollInterval, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+    }
+
+    public override void Dispose()
+    {
+        changed.Dispose();
+        base.Dispose();
+    }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint store {Root} could not be read ({Reason}); serving goes on")]
+    private static partial void LogStoreUnreadable(ILogger logger, string root, string reason);
+}

@@ -1,0 +1,157 @@
+using HardPair.Shared.Checkpoints;
+
+namespace HardPair.InferenceService.Models;
+
+public enum ModelState
+{
+    Available,
+    Serving,
+    Refused,
+}
+
+/// <summary>A version the service knows of: its manifest (when readable), state and why it was refused.</summary>
+public sealed record KnownModel(string Version, CheckpointManifest? Manifest, ModelState State, string? Reason, DateTimeOffset? RefusedAt);
+
+/// <summary>
+/// Decides what serves. It follows the store's newest valid checkpoint unless an operator pinned
+/// a version. Every candidate is verified before the swap; a refused one is remembered with its
+/// reason (and not retried) while the current model keeps serving.
+/// </summary>
+public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, CandidateVerifier verifier, InferenceMetrics metrics, TimeProvider time, ILogger<ModelCatalog> logger)
+{
+    private readonly SemaphoreSlim gate = new(1, 1);
+    private readonly Dictionary<string, (string Reason, DateTimeOffset At)> refused = new(StringComparer.Ordinal);
+
+    public string? PinnedVersion { get; private set; }
+
+    /// <summary>Looks at the store and swaps to the newest valid, unrefused checkpoint if it is not already serving.</summary>
+    public async Task RefreshAsync(CancellationToken cancellationToken)
+    {
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            if (PinnedVersion is not null && host.Current?.Version == PinnedVersion)
+            {
+                return;
+            }
+
+            var entries = store.List();
+            var candidates = PinnedVersion is { } pinned
+                ? entries.Where(e => e.Version == pinned)
+                : entries.Reverse();
+            foreach (var entry in candidates)
+            {
+                if (host.Current?.Version == entry.Version)
+                {
+                    return;
+                }
+
+                if (!entry.IsValid || refused.ContainsKey(entry.Version))
+                {
+                    if (!entry.IsValid)
+                    {
+                        Refuse(entry.Version, entry.Fault ?? "unreadable");
+                    }
+
+                    continue;
+                }
+
+                if (TryActivate(entry))
+                {
+                    return;
+                }
+            }
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Verifies and serves <paramref name="version"/>; with <paramref name="pin"/> it stays until unpinned. Empty version: unpin and follow the newest.</summary>
+    public async Task<(bool Activated, string Detail)> ActivateAsync(string version, bool pin, CancellationToken cancellationToken)
+    {
+        if (version.Length == 0)
+        {
+            PinnedVersion = null;
+            await RefreshAsync(cancellationToken);
+            return (true, $"following the newest checkpoint; serving {host.Current?.Version ?? "nothing"}");
+        }
+
+        await gate.WaitAsync(cancellationToken);
+        try
+        {
+            var entry = store.List().FirstOrDefault(e => e.Version == version);
+            if (entry is null)
+            {
+                return (false, $"no checkpoint '{version}' in the store");
+            }
+
+            if (!entry.IsValid)
+            {
+                Refuse(version, entry.Fault ?? "unreadable");
+                return (false, $"refused: {entry.Fault}");
+            }
+
+            // An explicit activation retries a version refused before (the operator may have fixed it).
+            refused.Remove(version);
+            if (host.Current?.Version != version && !TryActivate(entry))
+            {
+                return (false, $"refused: {refused[version].Reason}");
+            }
+
+            PinnedVersion = pin ? version : null;
+            return (true, pin ? $"serving {version}, pinned" : $"serving {version}");
+        }
+        finally
+        {
+            gate.Release();
+        }
+    }
+
+    /// <summary>Every version in the store with its state, newest first.</summary>
+    public IReadOnlyList<KnownModel> List()
+    {
+        var serving = host.Current?.Version;
+        return [.. store.List().Reverse().Select(e =>
+            e.Version == serving ? new KnownModel(e.Version, e.Manifest, ModelState.Serving, PinnedVersion == e.Version ? "pinned" : null, null)
+            : refused.TryGetValue(e.Version, out var r) ? new KnownModel(e.Version, e.Manifest, ModelState.Refused, r.Reason, r.At)
+            : !e.IsValid ? new KnownModel(e.Version, null, ModelState.Refused, e.Fault, null)
+            : new KnownModel(e.Version, e.Manifest, ModelState.Available, null, null))];
+    }
+
+    private bool TryActivate(StoredCheckpoint entry)
+    {
+        ServingModel model;
+        try
+        {
+            model = verifier.Load(entry.Folder, entry.Version);
+        }
+        catch (CheckpointException ex)
+        {
+            Refuse(entry.Version, ex.Fault);
+            return false;
+        }
+
+        var previous = host.Current?.Version;
+        host.Swap(model);
+        metrics.Swapped(model.Version);
+        LogSwapped(logger, previous ?? "nothing", model.Version);
+        return true;
+    }
+
+    private void Refuse(string version, string reason)
+    {
+        if (refused.TryAdd(version, (reason, time.GetUtcNow())))
+        {
+            metrics.CandidateRefused();
+            LogRefused(logger, version, reason);
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Swapped from {Previous} to {Version}")]
+    private static partial void LogSwapped(ILogger logger, string previous, string version);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint {Version} refused: {Reason}; serving goes on unchanged")]
+    private static partial void LogRefused(ILogger logger, string version, string reason);
+}

@@ -1,0 +1,45 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace HardPair.InferenceService.Options;
+
+/// <summary>Serving: the batcher, request limits, the store watch and the signals.</summary>
+public sealed class InferenceOptions
+{
+    public const string SectionName = "Inference";
+
+    /// <summary>Largest batch one forward pass takes.</summary>
+    [Range(1, 4096)]
+    public int MaxBatchSize { get; set; } = 64;
+
+    /// <summary>How long the first request of a batch may wait for company.</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan MaxQueueDelay { get; set; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Requests waiting beyond this are refused with RESOURCE_EXHAUSTED.</summary>
+    [Range(1, 1_000_000)]
+    public int QueueCapacity { get; set; } = 1024;
+
+    /// <summary>Most images in one ClassifyBatch call.</summary>
+    [Range(1, 100_000)]
+    public int MaxRequestsPerBatchCall { get; set; } = 256;
+
+    /// <summary>top_k when a request leaves it 0.</summary>
+    [Range(1, 1000)]
+    public int DefaultTopK { get; set; } = 3;
+
+    /// <summary>Polling period of the checkpoint store, the fallback to the file watch.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "01:00:00")]
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>A call is ambiguous when its top-two margin is below this and the two classes are each other's hard partners.</summary>
+    [Range(0.0, 1.0)]
+    public double AmbiguityMargin { get; set; } = 0.3;
+
+    /// <summary>PGD steps of the opt-in robustness probe (its cost cap).</summary>
+    [Range(1, 100)]
+    public int ProbeSteps { get; set; } = 10;
+
+    /// <summary>Probes running at once; more wait (within their deadline) so probes cannot starve plain calls.</summary>
+    [Range(1, 64)]
+    public int MaxConcurrentProbes { get; set; } = 1;
+}

@@ -1,0 +1,79 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using HardPair.InferenceService.Models;
+using HardPair.Protos.V1;
+using HardPair.Shared.Rpc;
+
+namespace HardPair.InferenceService.Services;
+
+/// <summary>The admin API: model management here, retraining forwarded to the sidecar.</summary>
+public sealed class AdminService(ModelCatalog catalog, ModelHost host, CheckpointWatcher watcher, SidecarForwarder sidecar) : Admin.AdminBase
+{
+    public override async Task<NotifyCheckpointResponse> NotifyCheckpoint(NotifyCheckpointRequest request, ServerCallContext context)
+    {
+        watcher.Poke();
+        await catalog.RefreshAsync(context.CancellationToken);
+        return new NotifyCheckpointResponse { ServingVersion = host.Current?.Version ?? "" };
+    }
+
+    public override Task<ListModelsResponse> ListModels(ListModelsRequest request, ServerCallContext context)
+    {
+        var response = new ListModelsResponse { ServingVersion = host.Current?.Version ?? "", PinnedVersion = catalog.PinnedVersion ?? "" };
+        response.Models.AddRange(catalog.List().Select(m =>
+        {
+            var robust = m.Manifest?.Metrics.Robust.FirstOrDefault();
+            return new ModelVersion
+            {
+                Version = m.Version,
+                State = m.State switch { Models.ModelState.Serving => Protos.V1.ModelState.Serving, Models.ModelState.Refused => Protos.V1.ModelState.Refused, _ => Protos.V1.ModelState.Available },
+                Detail = m.Reason ?? "",
+                ParentVersion = m.Manifest?.ParentVersion ?? "",
+                TrainingMethod = m.Manifest?.Training.Method ?? "",
+                CleanAccuracy = m.Manifest?.Metrics.CleanAccuracy ?? 0,
+                RobustAccuracy = robust?.Accuracy ?? 0,
+                RobustAttack = robust?.Attack ?? "",
+                HardPairShare = m.Manifest?.Metrics.HardPairShare ?? 0,
+                CreatedAt = m.Manifest is null ? null : Timestamp.FromDateTimeOffset(m.Manifest.CreatedAt),
+            };
+        }));
+        return Task.FromResult(response);
+    }
+
+    public override async Task<ActivateModelResponse> ActivateModel(ActivateModelRequest request, ServerCallContext context)
+    {
+        var (activated, detail) = await catalog.ActivateAsync(request.Version, request.Pin, context.CancellationToken);
+        if (!activated)
+        {
+            throw detail.StartsWith("no checkpoint", StringComparison.Ordinal)
+                ? RequestViolations.NotFound(detail)
+                : new RpcException(new Status(StatusCode.FailedPrecondition, $"{detail}; still serving {host.Current?.Version ?? "nothing"}"));
+        }
+
+        return new ActivateModelResponse { ServingVersion = host.Current?.Version ?? "", Detail = detail };
+    }
+
+    public override Task<Run> TriggerRetraining(StartRunRequest request, ServerCallContext context) =>
+        sidecar.StartRunAsync(request, context.CancellationToken);
+
+    public override Task<TrainerStatus> GetTrainingStatus(GetStatusRequest request, ServerCallContext context) =>
+        sidecar.GetStatusAsync(context.CancellationToken);
+
+    public override Task<SubmitExamplesResponse> SubmitLabeledExamples(SubmitExamplesRequest request, ServerCallContext context) =>
+        sidecar.SubmitExamplesAsync(request, context.CancellationToken);
+
+    public override async Task WatchTraining(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
+    {
+        try
+        {
+            using var call = sidecar.WatchRun(request, context.CancellationToken);
+            await foreach (var item in call.ResponseStream.ReadAllAsync(context.CancellationToken))
+            {
+                await responseStream.WriteAsync(item, context.CancellationToken);
+            }
+        }
+        catch (RpcException ex) when (ex.StatusCode is StatusCode.Unavailable)
+        {
+            throw new RpcException(new Status(StatusCode.Unavailable, $"the trainer sidecar is unreachable ({ex.Status.Detail}); serving is unaffected"));
+        }
+    }
+}

@@ -1,0 +1,45 @@
+using Google.Protobuf.WellKnownTypes;
+using HardPair.InferenceService.Models;
+using HardPair.Protos.V1;
+
+namespace HardPair.InferenceService.Services;
+
+/// <summary>A serving model's description in the contract's terms.</summary>
+internal static class ModelInfoMapper
+{
+    public static ModelInfo From(ModelDescription model)
+    {
+        var manifest = model.Manifest;
+        var info = new ModelInfo
+        {
+            Version = model.Version,
+            Architecture = manifest.Architecture,
+            InputShape = { model.InputShape.Channels, model.InputShape.Height, model.InputShape.Width },
+            ClassNames = { model.ClassNames },
+            TrainingMethod = manifest.Training.Method,
+            CleanAccuracy = manifest.Metrics.CleanAccuracy,
+            Epsilon = model.Epsilon,
+            CalibrationTemperature = model.Temperature,
+            EceBefore = manifest.Calibration?.EceBefore ?? 0,
+            EceAfter = manifest.Calibration?.EceAfter ?? 0,
+            HardPairShare = manifest.Metrics.HardPairShare ?? 0,
+            LoadedAt = Timestamp.FromDateTimeOffset(model.LoadedAt),
+            Device = Shared.Torch.TorchRuntime.Current?.Device ?? "",
+        };
+        info.RobustAccuracy.AddRange(manifest.Metrics.Robust.Select(r => new AttackAccuracy { Attack = r.Attack, Epsilon = r.Epsilon, Steps = r.Steps, Accuracy = r.Accuracy }));
+        var pairs = new List<ClassPair>();
+        for (var i = 0; i < model.PairHardness.Length; i++)
+        {
+            for (var j = i + 1; j < model.PairHardness.Length; j++)
+            {
+                if (model.PairHardness[i][j] > 0)
+                {
+                    pairs.Add(new ClassPair { First = model.ClassNames[i], Second = model.ClassNames[j], Hardness = model.PairHardness[i][j] });
+                }
+            }
+        }
+
+        info.HardPairs.AddRange(pairs.OrderByDescending(p => p.Hardness).Take(10));
+        return info;
+    }
+}
