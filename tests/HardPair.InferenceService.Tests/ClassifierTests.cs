@@ -1,0 +1,272 @@
+using System.Diagnostics.Metrics;
+using Google.Protobuf;
+using Google.Rpc;
+using Grpc.Core;
+using Grpc.Health.V1;
+using HardPair.InferenceService.Models;
+using HardPair.Protos.V1;
+using HardPair.Testing;
+using static HardPair.InferenceService.Tests.TestImages;
+
+namespace HardPair.InferenceService.Tests;
+
+/// <summary>Classify on real Kestrel with a real trained checkpoint: answers, signals, bad input, batching, deadlines.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
+{
+    private readonly TempDirectory store = new();
+
+    public void Dispose() => store.Dispose();
+
+    [Fact]
+    public async Task Classify_RealImage_AnswersWithCalibratedSignalsFromTheServingVersion()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync();
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var byBytes = await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0), RequestId = "a" }, cancellationToken: TestContext.Current);
+        var byFloats = await client.ClassifyAsync(new ClassifyRequest { Image = Floats(checkpoint.Test, 0), TopK = 5 }, cancellationToken: TestContext.Current);
+        var byPng = await client.ClassifyAsync(new ClassifyRequest { Image = Png(checkpoint.Test, 0) }, cancellationToken: TestContext.Current);
+        var byRgbPng = await client.ClassifyAsync(new ClassifyRequest { Image = Png(checkpoint.Test, 0, rgb: true) }, cancellationToken: TestContext.Current);
+
+        Assert.Equal(checkpoint.Version, byBytes.ModelVersion);
+        Assert.Equal("a", byBytes.RequestId);
+        Assert.Equal(10, byBytes.Probabilities.Count);
+        Assert.Equal(1.0, byBytes.Probabilities.Sum(), 4);
+        Assert.Equal(byBytes.Probabilities.Max(), byBytes.Confidence);
+        Assert.Equal(byBytes.Probabilities.IndexOf(byBytes.Confidence), byBytes.Label);
+        Assert.Equal(checkpoint.Test.ClassNames[byBytes.Label], byBytes.ClassName);
+        Assert.Equal(3, byBytes.TopK.Count);
+        Assert.Equal(5, byFloats.TopK.Count);
+        Assert.True(byBytes.TopK.Zip(byBytes.TopK.Skip(1)).All(p => p.First.Probability >= p.Second.Probability));
+        Assert.Equal(byBytes.TopK[0].Label, byBytes.HardPair.First.Label);
+        Assert.Equal(byBytes.TopK[1].Label, byBytes.HardPair.Second.Label);
+        Assert.Equal(byBytes.HardPair.First.Probability - byBytes.HardPair.Second.Probability, byBytes.HardPair.Margin, 5);
+        Assert.Equal(checkpoint.Report.HardPairs.PairHardness[byBytes.Label][byBytes.HardPair.Second.Label], byBytes.HardPair.PairHardness, 5);
+        Assert.Equal(byBytes.Probabilities, byFloats.Probabilities);
+        Assert.Equal(byBytes.Probabilities, byPng.Probabilities);
+        Assert.Equal(byBytes.Label, byRgbPng.Label);
+    }
+
+    public static TheoryData<string, ClassifyRequest, StatusCode, string> BadRequests()
+    {
+        var good = new ClassifyRequest { Image = new Image { Uint8Pixels = ByteString.CopyFrom(new byte[784]), Shape = { 1, 28, 28 } } };
+        ClassifyRequest With(Action<ClassifyRequest> change)
+        {
+            var request = good.Clone();
+            change(request);
+            return request;
+        }
+
+        return new()
+        {
+            { "no image", new ClassifyRequest(), StatusCode.InvalidArgument, "image" },
+            { "wrong shape", With(r => r.Image.Shape[2] = 27), StatusCode.InvalidArgument, "image.shape" },
+            { "3-d colour shape", With(r => r.Image.Shape[0] = 3), StatusCode.InvalidArgument, "image.shape" },
+            { "no shape", With(r => r.Image.Shape.Clear()), StatusCode.InvalidArgument, "image.shape" },
+            { "too few bytes", With(r => r.Image.Uint8Pixels = ByteString.CopyFrom(new byte[783])), StatusCode.InvalidArgument, "image.uint8_pixels" },
+            { "empty bytes", With(r => r.Image.Uint8Pixels = ByteString.Empty), StatusCode.InvalidArgument, "image.uint8_pixels" },
+            { "NaN", With(r => r.Image = new Image { FloatPixels = new FloatPixels { Values = { Enumerable.Repeat(float.NaN, 784) } }, Shape = { 28, 28 } }), StatusCode.InvalidArgument, "image.float_pixels.values[0]" },
+            { "out of range", With(r => r.Image = new Image { FloatPixels = new FloatPixels { Values = { Enumerable.Repeat(1.5f, 784) } }, Shape = { 28, 28 } }), StatusCode.InvalidArgument, "image.float_pixels.values[0]" },
+            { "infinity", With(r => r.Image = new Image { FloatPixels = new FloatPixels { Values = { Enumerable.Repeat(float.PositiveInfinity, 784) } }, Shape = { 28, 28 } }), StatusCode.InvalidArgument, "image.float_pixels.values[0]" },
+            { "not a png", With(r => r.Image = new Image { Png = ByteString.CopyFromUtf8("GIF89a....") }), StatusCode.InvalidArgument, "image.png" },
+            { "empty png", With(r => r.Image = new Image { Png = ByteString.Empty }), StatusCode.InvalidArgument, "image.png" },
+            { "top_k too big", With(r => r.TopK = 11), StatusCode.InvalidArgument, "top_k" },
+            { "negative top_k", With(r => r.TopK = -1), StatusCode.InvalidArgument, "top_k" },
+        };
+    }
+
+    [Fact]
+    public async Task Classify_BadInputs_GetTheirStatusWithFieldViolations_AndServingGoesOn()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync();
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        foreach (var (name, request, code, field) in BadRequests().Select(row => ((string)row[0], (ClassifyRequest)row[1], (StatusCode)row[2], (string)row[3])))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(request, cancellationToken: TestContext.Current).ResponseAsync);
+            Assert.True(code == error.StatusCode, $"{name}: {error.StatusCode} {error.Status.Detail}");
+            var violation = Assert.Single(error.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations);
+            Assert.True(violation.Field == field, $"{name}: field {violation.Field}, expected {field}");
+        }
+
+        var tooMany = new ClassifyBatchRequest();
+        tooMany.Requests.AddRange(Enumerable.Range(0, 257).Select(i => new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }));
+        var batchError = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyBatchAsync(tooMany, cancellationToken: TestContext.Current).ResponseAsync);
+        Assert.Equal(StatusCode.InvalidArgument, batchError.StatusCode);
+        var mixed = new ClassifyBatchRequest { Requests = { new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, new ClassifyRequest() } };
+        var mixedError = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyBatchAsync(mixed, cancellationToken: TestContext.Current).ResponseAsync);
+        Assert.Equal("requests[1].image", Assert.Single(mixedError.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations).Field);
+
+        var still = await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 1) }, cancellationToken: TestContext.Current);
+        Assert.Equal(checkpoint.Version, still.ModelVersion);
+    }
+
+    [Fact]
+    public async Task Classify_NoModelYet_IsUnavailableAndHealthSaysNotServing()
+    {
+        await using var host = await InferenceSettings.StartAsync(store.Path);
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current).ResponseAsync);
+        var health = await new Grpc.Health.V1.Health.HealthClient(host.Channel).CheckAsync(new HealthCheckRequest { Service = "hardpair.v1.Classifier" }, cancellationToken: TestContext.Current);
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, health.Status);
+    }
+
+    [Fact]
+    public async Task Classify_ConcurrentCallers_AreBatchedTogether_AndStreamsAnswerInOrder()
+    {
+        checkpoint.CopyInto(store.Path);
+        var sizes = new List<int>();
+        using var listener = BatchSizes(sizes);
+        await using var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxQueueDelay"] = "00:00:00.020" });
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 32).Select(i => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }, cancellationToken: TestContext.Current).ResponseAsync));
+        using var stream = client.ClassifyStream(cancellationToken: TestContext.Current);
+        for (var i = 0; i < 5; i++)
+        {
+            await stream.RequestStream.WriteAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i), RequestId = $"s{i}" }, TestContext.Current);
+        }
+
+        await stream.RequestStream.CompleteAsync();
+        var streamed = await stream.ResponseStream.ReadAllAsync(TestContext.Current).ToListAsync(TestContext.Current);
+
+        Assert.All(answers, a => Assert.Equal(checkpoint.Version, a.ModelVersion));
+        lock (sizes)
+        {
+            Assert.True(sizes.Max() > 1, $"batch sizes: {string.Join(", ", sizes)}");
+        }
+
+        Assert.Equal(["s0", "s1", "s2", "s3", "s4"], streamed.Select(r => r.RequestId));
+        Assert.Equal(answers.Take(5).Select(a => a.Label), streamed.Select(r => r.Label));
+    }
+
+    [Fact]
+    public async Task Classify_DeadlinePassesInTheQueue_IsDeadlineExceededAndNotComputed()
+    {
+        checkpoint.CopyInto(store.Path);
+        var sizes = new List<int>();
+        await using var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxQueueDelay"] = "00:00:01" });
+        var client = new Classifier.ClassifierClient(host.Channel);
+        using var listener = BatchSizes(sizes);
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(
+            new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) },
+            deadline: DateTime.UtcNow.AddMilliseconds(300),
+            cancellationToken: TestContext.Current).ResponseAsync);
+        await Task.Delay(1500, TestContext.Current);
+
+        Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
+        lock (sizes)
+        {
+            Assert.Empty(sizes);
+        }
+    }
+
+    [Fact]
+    public async Task Classify_QueueFull_IsResourceExhausted()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxQueueDelay"] = "00:00:00.500", ["Inference:QueueCapacity"] = "1" });
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var calls = Enumerable.Range(0, 8).Select(i => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }, cancellationToken: TestContext.Current).ResponseAsync).ToList();
+        var outcomes = await Task.WhenAll(calls.Select(async c =>
+        {
+            try
+            {
+                await c;
+                return StatusCode.OK;
+            }
+            catch (RpcException ex)
+            {
+                return ex.StatusCode;
+            }
+        }));
+
+        Assert.Contains(StatusCode.ResourceExhausted, outcomes);
+        Assert.Contains(StatusCode.OK, outcomes);
+        Assert.All(outcomes, s => Assert.True(s is StatusCode.OK or StatusCode.ResourceExhausted, s.ToString()));
+    }
+
+    [Fact]
+    public async Task Signals_OnFashionMnistTestImages_AmbiguousCallsAreDominatedByKnownHardPairs_AndInfoReportsEce()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync();
+        var client = new Classifier.ClassifierClient(host.Channel);
+        var known = new HashSet<(string, string)>
+        {
+            ("Shirt", "T-shirt/top"), ("Coat", "Pullover"), ("Coat", "Shirt"), ("Pullover", "Shirt"),
+            ("Ankle boot", "Sneaker"), ("Sandal", "Sneaker"), ("Dress", "T-shirt/top"), ("Coat", "Dress"), ("Dress", "Shirt"),
+        };
+
+        var responses = new List<ClassifyResponse>();
+        for (var start = 1000; start < 3000; start += 250)
+        {
+            var batch = new ClassifyBatchRequest();
+            batch.Requests.AddRange(Enumerable.Range(start, 250).Select(i => new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }));
+            responses.AddRange((await client.ClassifyBatchAsync(batch, cancellationToken: TestContext.Current)).Responses);
+        }
+
+        var ambiguous = responses.Where(r => r.HardPair.Ambiguous).Select(r => Pair(r.HardPair.First.ClassName, r.HardPair.Second.ClassName)).ToList();
+        var onKnown = ambiguous.Count(known.Contains) / (double)ambiguous.Count;
+        var info = await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+
+        Console.WriteLine($"{ambiguous.Count} of {responses.Count} ambiguous; {onKnown:P0} on known hard pairs; ECE {info.EceBefore:P2} → {info.EceAfter:P2}");
+        Assert.InRange(ambiguous.Count, 20, responses.Count / 2);
+        Assert.True(onKnown >= 0.8, $"{onKnown:P0} of ambiguous calls on known hard pairs: {string.Join(", ", ambiguous.GroupBy(p => p).Select(g => $"{g.Key}×{g.Count()}"))}");
+        Assert.Equal(checkpoint.Report.EceAfter, info.EceAfter, 9);
+        Assert.Equal(checkpoint.Report.Temperature, info.CalibrationTemperature, 9);
+        Assert.Equal(checkpoint.Version, info.Version);
+        Assert.NotEmpty(info.HardPairs);
+    }
+
+    private static (string, string) Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);
+
+    private async Task<LoopbackHost> StartServingAsync(IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var host = await InferenceSettings.StartAsync(store.Path, overrides);
+        var health = new Grpc.Health.V1.Health.HealthClient(host.Channel);
+        for (var i = 0; i < 100; i++)
+        {
+            if ((await health.CheckAsync(new HealthCheckRequest(), cancellationToken: TestContext.Current)).Status == HealthCheckResponse.Types.ServingStatus.Serving)
+            {
+                return host;
+            }
+
+            await Task.Delay(100, TestContext.Current);
+        }
+
+        await host.DisposeAsync();
+        throw new TimeoutException("the service never loaded the checkpoint");
+    }
+
+    private static MeterListener BatchSizes(List<int> sizes)
+    {
+        var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == InferenceMetrics.MeterName && instrument.Name == "hardpair.inference.batch_size")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<int>((_, value, _, _) =>
+        {
+            lock (sizes)
+            {
+                sizes.Add(value);
+            }
+        });
+        listener.Start();
+        return listener;
+    }
+}

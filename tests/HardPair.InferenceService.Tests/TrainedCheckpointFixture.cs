@@ -1,0 +1,68 @@
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.Data;
+using HardPair.Shared.Evaluation;
+using HardPair.Shared.Models;
+using HardPair.Shared.Objectives;
+using HardPair.Shared.Training;
+using HardPair.Testing;
+using TorchSharp;
+
+namespace HardPair.InferenceService.Tests;
+
+/// <summary>
+/// A small-cnn trained for two epochs on 12 000 Fashion-MNIST images and evaluated by the real
+/// protocol (FGSM confusion → pair hardness, temperature on held-out data), published into a
+/// store that tests copy from.
+/// </summary>
+public sealed class TrainedCheckpointFixture : IDisposable
+{
+    private readonly TempDirectory source = new();
+
+    public TrainedCheckpointFixture()
+    {
+        torch.manual_seed(2);
+        var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(new DataOptions(), DatasetSplit.Train));
+        Test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Linear);
+        var objective = TrainingObjectives.Create(TrainingObjectives.Standard, new ObjectiveOptions { Scale = 1 });
+        AdversarialTrainer.Train(model, objective, trainPart.Subset(12_000, seed: 2), new TrainingOptions { Epochs = 2 }, torch.CPU);
+        Report = ModelEvaluator.Evaluate(model, new EvaluationPlan { Test = Test.Take(1000), Validation = validation.Take(2000), Attacks = ["clean", "fgsm"] }, torch.CPU);
+        var draft = TestCheckpoints.Draft(head: ClassifierHeadKind.Linear) with
+        {
+            Training = new TrainingRecord { Method = "standard", HyperParameters = new() { ["scale"] = 1, ["epsilon"] = 0.1 } },
+        };
+        var store = new CheckpointStore(source.Path, TimeProvider.System);
+        Version = store.Publish(model, Report.ApplyTo(draft)).Version;
+        Folder = Path.Combine(store.Root, Version);
+    }
+
+    public string Version { get; }
+
+    public string Folder { get; }
+
+    public ImageDataset Test { get; }
+
+    public EvaluationReport Report { get; }
+
+    /// <summary>Copies the checkpoint into <paramref name="store"/>, optionally under another version name.</summary>
+    public string CopyInto(string store, string? version = null)
+    {
+        version ??= Version;
+        var target = Path.Combine(store, version);
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.EnumerateFiles(Folder))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+
+        if (version != Version)
+        {
+            var manifestPath = Path.Combine(target, CheckpointFiles.Manifest);
+            File.WriteAllText(manifestPath, File.ReadAllText(manifestPath).Replace(Version, version, StringComparison.Ordinal));
+        }
+
+        return version;
+    }
+
+    public void Dispose() => source.Dispose();
+}
