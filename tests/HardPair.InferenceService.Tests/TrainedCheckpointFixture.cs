@@ -48,7 +48,8 @@ public sealed class TrainedCheckpointFixture : IDisposable
     public string CopyInto(string store, string? version = null)
     {
         version ??= Version;
-        var target = Path.Combine(store, version);
+        // Staged beside the store and renamed in, as the store's own publish does.
+        var target = Path.Combine(store, $".copy-{Guid.NewGuid():N}");
         Directory.CreateDirectory(target);
         foreach (var file in Directory.EnumerateFiles(Folder))
         {
@@ -61,6 +62,7 @@ public sealed class TrainedCheckpointFixture : IDisposable
             File.WriteAllText(manifestPath, File.ReadAllText(manifestPath).Replace(Version, version, StringComparison.Ordinal));
         }
 
+        Directory.Move(target, Path.Combine(store, version));
         return version;
     }
 

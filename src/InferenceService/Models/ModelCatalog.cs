@@ -46,13 +46,11 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
                     return;
                 }
 
+                // An unreadable manifest is looked at again on every refresh (a copy may still be
+                // landing on a network volume); a candidate that failed verification is not retried
+                // until an operator activates it explicitly.
                 if (!entry.IsValid || refused.ContainsKey(entry.Version))
                 {
-                    if (!entry.IsValid)
-                    {
-                        Refuse(entry.Version, entry.Fault ?? "unreadable");
-                    }
-
                     continue;
                 }
 
@@ -89,7 +87,6 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
 
             if (!entry.IsValid)
             {
-                Refuse(version, entry.Fault ?? "unreadable");
                 return (false, $"refused: {entry.Fault}");
             }
 

@@ -1,0 +1,188 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
+using HardPair.Testing;
+using static HardPair.InferenceService.Tests.TestImages;
+
+namespace HardPair.InferenceService.Tests;
+
+/// <summary>Hot swaps under load, refused candidates, the admin API's token and its forwarding to a missing sidecar.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
+{
+    private readonly TempDirectory store = new();
+
+    public void Dispose() => store.Dispose();
+
+    [Fact]
+    public async Task HotSwap_TenSwapsUnder32ConcurrentCallers_NoFailureAndEveryAnswerFromALiveVersion()
+    {
+        var a = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        var b = checkpoint.CopyInto(store.Path, "v20260101T000000001Z-bbbbbbbb");
+        await using var host = await StartServingAsync();
+        var admin = AdminClient(host.Channel);
+        var client = new Classifier.ClassifierClient(host.Channel);
+        using var stop = new CancellationTokenSource();
+        var failures = 0;
+        var answered = new System.Collections.Concurrent.ConcurrentBag<string>();
+
+        var callers = Enumerable.Range(0, 32).Select(c => Task.Run(async () =>
+        {
+            for (var i = 0; !stop.IsCancellationRequested; i++)
+            {
+                try
+                {
+                    var reply = await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, (c * 31) + (i % 31)) }, cancellationToken: TestContext.Current);
+                    answered.Add(reply.ModelVersion);
+                }
+                catch (RpcException)
+                {
+                    Interlocked.Increment(ref failures);
+                }
+            }
+        })).ToList();
+
+        var activated = new List<string>();
+        for (var swap = 0; swap < 10; swap++)
+        {
+            await Task.Delay(100, TestContext.Current);
+            var target = swap % 2 == 0 ? a : b;
+            var reply = await admin.ActivateModelAsync(new ActivateModelRequest { Version = target, Pin = true }, cancellationToken: TestContext.Current);
+            Assert.Equal(target, reply.ServingVersion);
+            activated.Add(target);
+        }
+
+        await Task.Delay(100, TestContext.Current);
+        await stop.CancelAsync();
+        await Task.WhenAll(callers);
+
+        Assert.Equal(0, failures);
+        Assert.True(answered.Count > 100, $"{answered.Count} answers");
+        Assert.All(answered, v => Assert.Contains(v, new[] { a, b }));
+        Assert.Contains(a, answered);
+        Assert.Contains(b, answered);
+        var models = await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+        Assert.Equal(b, models.ServingVersion);
+        Assert.Equal(b, models.PinnedVersion);
+    }
+
+    [Fact]
+    public async Task CorruptedCandidate_IsRefusedWithItsReason_WhileTheServingModelGoesOn()
+    {
+        var serving = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        await using var host = await StartServingAsync();
+        var admin = AdminClient(host.Channel);
+        using var staging = new TempDirectory();
+        var corrupted = checkpoint.CopyInto(staging.Path, "v20260202T000000000Z-cccccccc");
+        var weights = Path.Combine(staging.Path, corrupted, CheckpointFiles.Weights);
+        var bytes = File.ReadAllBytes(weights);
+        bytes[bytes.Length / 2] ^= 0x5A;
+        File.WriteAllBytes(weights, bytes);
+        Directory.Move(Path.Combine(staging.Path, corrupted), Path.Combine(store.Path, corrupted));
+
+        var notified = await admin.NotifyCheckpointAsync(new NotifyCheckpointRequest { Version = corrupted }, cancellationToken: TestContext.Current);
+        var models = await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+        var answer = await new Classifier.ClassifierClient(host.Channel).ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 3) }, cancellationToken: TestContext.Current);
+        var explicitly = await Assert.ThrowsAsync<RpcException>(() => admin.ActivateModelAsync(new ActivateModelRequest { Version = corrupted }, cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(serving, notified.ServingVersion);
+        var refused = Assert.Single(models.Models, m => m.Version == corrupted);
+        Assert.Equal(ModelState.Refused, refused.State);
+        Assert.Contains("sha256", refused.Detail, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal(ModelState.Serving, Assert.Single(models.Models, m => m.Version == serving).State);
+        Assert.Equal(serving, answer.ModelVersion);
+        Assert.Equal(StatusCode.FailedPrecondition, explicitly.StatusCode);
+    }
+
+    [Fact]
+    public async Task NewCheckpointInTheStore_IsFoundWithoutANotification()
+    {
+        checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        await using var host = await StartServingAsync();
+        var newer = checkpoint.CopyInto(store.Path, "v20260303T000000000Z-dddddddd");
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        string version = "";
+        for (var i = 0; i < 50 && version != newer; i++)
+        {
+            await Task.Delay(100, TestContext.Current);
+            version = (await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current)).Version;
+        }
+
+        Assert.Equal(newer, version);
+    }
+
+    [Theory]
+    [InlineData(null, "a bearer token is required")]
+    [InlineData("not-the-admin-token-at-all", "the bearer token is not valid")]
+    public async Task Admin_WithoutTheToken_IsUnauthenticated_ButClassifyIsOpen(string? token, string message)
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync();
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => AdminClient(host.Channel, token).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current).ResponseAsync);
+        var answer = await new Classifier.ClassifierClient(host.Channel).ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current);
+
+        Assert.Equal(StatusCode.Unauthenticated, error.StatusCode);
+        Assert.Contains(message, error.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(checkpoint.Version, answer.ModelVersion);
+    }
+
+    [Fact]
+    public async Task Retraining_SidecarDown_IsUnavailableQuickly_AndServingIsUnaffected()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync();
+        var admin = AdminClient(host.Channel);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var error = await Assert.ThrowsAsync<RpcException>(() => admin.TriggerRetrainingAsync(new StartRunRequest { Reason = "test" }, cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(StatusCode.Unavailable, error.StatusCode);
+        Assert.Contains("trainer sidecar is unreachable", error.Status.Detail, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), clock.Elapsed.ToString());
+        var answer = await new Classifier.ClassifierClient(host.Channel).ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current);
+        Assert.Equal(checkpoint.Version, answer.ModelVersion);
+    }
+
+    [Fact]
+    public async Task Start_WithoutAnAdminToken_Fails()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            InferenceSettings.StartAsync(store.Path, new Dictionary<string, string?> { ["Admin:Token"] = "" }));
+
+        Assert.Contains("bearer token of at least 16 characters", error.Message, StringComparison.Ordinal);
+    }
+
+    private static Admin.AdminClient AdminClient(GrpcChannel channel, string? token = InferenceSettings.AdminToken) =>
+        new(channel.Intercept(headers =>
+        {
+            if (token is not null)
+            {
+                headers.Add("authorization", $"Bearer {token}");
+            }
+
+            return headers;
+        }));
+
+    private async Task<LoopbackHost> StartServingAsync()
+    {
+        var host = await InferenceSettings.StartAsync(store.Path);
+        var health = new Grpc.Health.V1.Health.HealthClient(host.Channel);
+        for (var i = 0; i < 100; i++)
+        {
+            if ((await health.CheckAsync(new HealthCheckRequest(), cancellationToken: TestContext.Current)).Status == HealthCheckResponse.Types.ServingStatus.Serving)
+            {
+                return host;
+            }
+
+            await Task.Delay(100, TestContext.Current);
+        }
+
+        await host.DisposeAsync();
+        throw new TimeoutException("the service never loaded the checkpoint");
+    }
+}
