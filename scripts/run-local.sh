@@ -13,7 +13,8 @@ STORE=${HARDPAIR_STORE:-$PWD/.local/checkpoints}
 STATE=${HARDPAIR_TRAINER_STATE:-$PWD/.local/trainer}
 TOKEN_FILE=${HARDPAIR_TOKEN_FILE:-$PWD/.local/control-token}
 mkdir -p "$STORE" "$STATE"
-# The control API's bearer token: made once, kept private, reused by the CLI.
+# One bearer token for the sidecar's control API and the inference admin API: made once,
+# kept private (mode 600), passed as a file so it never shows in the process list.
 if [[ ! -s $TOKEN_FILE ]]; then
   (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$TOKEN_FILE")
 fi
@@ -33,16 +34,18 @@ bin() { echo "$PWD/src/$1/bin/Release/net10.0"; }
 dotnet "$(bin TrainerSidecar)/HardPair.TrainerSidecar.dll" \
   --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin TrainerSidecar)" \
   --Trainer:StatePath "$STATE" --Control:TokenFile "$TOKEN_FILE" \
-  --Notify:InferenceAddress "$INFERENCE_URL" --Notify:Token "$(cat "$TOKEN_FILE")" \
+  --Notify:InferenceAddress "$INFERENCE_URL" --Notify:TokenFile "$TOKEN_FILE" \
   --Trainer:DutyCycle 0.5 --Torch:Threads 1 &
 pids+=($!)
 dotnet "$(bin InferenceService)/HardPair.InferenceService.dll" \
-  --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin InferenceService)" &
+  --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin InferenceService)" \
+  --Admin:TokenFile "$TOKEN_FILE" --Sidecar:Address "$TRAINER_URL" --Sidecar:TokenFile "$TOKEN_FILE" \
+  --Torch:Threads 1 &
 pids+=($!)
 
 cat <<MSG
 HardPair local stack
-  inference service  $INFERENCE_URL   (gRPC, h2c: grpc.health.v1, reflection)
+  inference service  $INFERENCE_URL   (gRPC, h2c: hardpair.v1.Classifier, hardpair.v1.Admin, grpc.health.v1, reflection)
   trainer sidecar    $TRAINER_URL   (gRPC, h2c: hardpair.v1.Trainer, grpc.health.v1, reflection)
   control token      $TOKEN_FILE  (authorization: Bearer <token>)
   trainer state      $STATE

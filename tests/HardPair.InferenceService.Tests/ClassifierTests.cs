@@ -227,6 +227,30 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
         Assert.NotEmpty(info.HardPairs);
     }
 
+    [Fact]
+    public async Task Classify_WithTheRobustnessProbe_FindsFlipsOnAStandardModel_AndOnlyWhenAsked()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await StartServingAsync();
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var plain = await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current);
+        var probed = await Task.WhenAll(Enumerable.Range(0, 20).Select(i =>
+            client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i), RobustnessProbe = true }, cancellationToken: TestContext.Current).ResponseAsync));
+
+        Assert.Null(plain.Robustness);
+        Assert.All(probed, r =>
+        {
+            Assert.True(r.Robustness.Ran && r.Robustness.Completed);
+            Assert.Equal(0.1f, r.Robustness.Epsilon, 5);
+            Assert.Equal(r.Robustness.AdversarialLabel != r.Label, r.Robustness.LabelFlips);
+            Assert.Equal(checkpoint.Test.ClassNames[r.Robustness.AdversarialLabel], r.Robustness.AdversarialClassName);
+        });
+
+        // A standard-trained network (about 25% FGSM accuracy) loses most labels to a 10-step PGD at ε = 0.1.
+        Assert.True(probed.Count(r => r.Robustness.LabelFlips) >= 10, $"{probed.Count(r => r.Robustness.LabelFlips)} of 20 flipped");
+    }
+
     private static (string, string) Pair(string a, string b) => string.CompareOrdinal(a, b) < 0 ? (a, b) : (b, a);
 
     private async Task<LoopbackHost> StartServingAsync(IReadOnlyDictionary<string, string?>? overrides = null)

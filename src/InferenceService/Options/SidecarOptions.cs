@@ -14,6 +14,12 @@ public sealed class SidecarOptions
     /// <summary>The sidecar's control token (its <c>Control:Token</c>); empty: sent without one.</summary>
     public string? Token { get; set; }
 
+    /// <summary>A file holding that token (a mounted secret); wins over <see cref="Token"/>.</summary>
+    public string? TokenFile { get; set; }
+
+    public string ResolveToken() =>
+        !string.IsNullOrWhiteSpace(TokenFile) ? File.ReadAllText(TokenFile).Trim() : Token?.Trim() ?? "";
+
     /// <summary>Per attempt.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:05:00")]
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(3);

@@ -32,7 +32,8 @@ public sealed class SidecarForwarder : IDisposable
         channel = GrpcChannel.ForAddress(options.Value.Address);
         client = new Trainer.TrainerClient(channel);
         pipeline = pipelines.GetPipeline(PipelineName);
-        headers = string.IsNullOrEmpty(options.Value.Token) ? [] : new Metadata { { "authorization", $"Bearer {options.Value.Token}" } };
+        var token = options.Value.ResolveToken();
+        headers = token.Length == 0 ? [] : new Metadata { { "authorization", $"Bearer {token}" } };
     }
 
     public static void ConfigurePipeline(ResiliencePipelineBuilder builder, SidecarOptions options)

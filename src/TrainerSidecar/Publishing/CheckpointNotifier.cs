@@ -97,7 +97,7 @@ public sealed partial class CheckpointNotifier : ICheckpointNotifier, IDisposabl
                         throw new OperationCanceledException(token);
                     }
                 },
-                (client, version, headers: Headers(options.Token)),
+                (client, version, headers: Headers(options.ResolveToken())),
                 cancellationToken);
             LogNotified(logger, version);
             return true;

@@ -13,6 +13,12 @@ public sealed class NotifyOptions
     /// <summary>Bearer token for the inference service's admin API.</summary>
     public string? Token { get; set; }
 
+    /// <summary>A file holding that token (a mounted secret); wins over <see cref="Token"/>.</summary>
+    public string? TokenFile { get; set; }
+
+    public string ResolveToken() =>
+        !string.IsNullOrWhiteSpace(TokenFile) ? File.ReadAllText(TokenFile).Trim() : Token?.Trim() ?? "";
+
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
