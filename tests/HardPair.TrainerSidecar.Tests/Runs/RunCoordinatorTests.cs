@@ -1,0 +1,58 @@
+using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
+using HardPair.Testing;
+using HardPair.TrainerSidecar.Options;
+using HardPair.TrainerSidecar.Runs;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace HardPair.TrainerSidecar.Tests.Runs;
+
+public sealed class RunCoordinatorTests : IDisposable
+{
+    private readonly TempDirectory temp = new();
+
+    public void Dispose() => temp.Dispose();
+
+    [Fact]
+    public async Task TakeNext_OperatorRunsGoBeforeScheduledCycles_InTheirOwnOrder()
+    {
+        var coordinator = Create();
+        var cycle = coordinator.Start(new StartRunRequest { Reason = "cycle" }, RunTrigger.Continuous);
+        var first = coordinator.Start(new StartRunRequest { Reason = "first" }, RunTrigger.Operator);
+        var second = coordinator.Start(new StartRunRequest { Reason = "second" }, RunTrigger.Operator);
+
+        var order = new List<string>();
+        for (var i = 0; i < 3; i++)
+        {
+            var next = await coordinator.TakeNextAsync(TimeSpan.FromSeconds(1), TestContext.Current);
+            order.Add(next!.Value.Run.RunId);
+            coordinator.Complete(next.Value.Run.RunId, RunPhase.Failed, "test");
+        }
+
+        Assert.Equal([first.RunId, second.RunId, cycle.RunId], order);
+    }
+
+    [Fact]
+    public async Task Restart_KeepsQueuedRunsQueued_AndMarksARunWithNothingToResumeInterrupted()
+    {
+        var before = Create();
+        var evaluating = before.Start(new StartRunRequest { Reason = "was evaluating" }, RunTrigger.Operator);
+        var waiting = before.Start(new StartRunRequest { Reason = "waits" }, RunTrigger.Operator);
+        var taken = await before.TakeNextAsync(TimeSpan.FromSeconds(1), TestContext.Current);
+        Assert.Equal(evaluating.RunId, taken!.Value.Run.RunId);
+        before.Update(evaluating.RunId, r => r.Phase = RunPhase.Evaluating);
+
+        var after = Create();
+
+        Assert.Equal(RunPhase.Interrupted, after.Get(evaluating.RunId)!.Phase);
+        Assert.Contains("left no snapshot", after.Get(evaluating.RunId)!.Error, StringComparison.Ordinal);
+        Assert.Equal([waiting.RunId], after.Queued().Select(r => r.RunId));
+    }
+
+    private RunCoordinator Create() => new(
+        new RunStore(temp.Combine("state")),
+        new CheckpointStore(temp.Combine("store"), TimeProvider.System),
+        TimeProvider.System,
+        Microsoft.Extensions.Options.Options.Create(new TrainerOptions { StatePath = temp.Combine("state") }),
+        NullLogger<RunCoordinator>.Instance);
+}
