@@ -41,10 +41,11 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public bool HasExited => process.HasExited;
 
-    public static async Task<ServiceProcess> StartAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken)
+    /// <summary>Starts the host on <paramref name="address"/> (a free loopback port when null).</summary>
+    public static async Task<ServiceProcess> StartAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, Uri? address = null)
     {
         ArgumentNullException.ThrowIfNull(args);
-        var address = new Uri($"http://127.0.0.1:{FreePort()}");
+        address ??= new Uri($"http://127.0.0.1:{FreePort()}");
         var start = new ProcessStartInfo("dotnet")
         {
             RedirectStandardOutput = true,
@@ -159,7 +160,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
     }
 
-    private static int FreePort()
+    public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
         listener.Start();

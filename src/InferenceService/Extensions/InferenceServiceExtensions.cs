@@ -42,11 +42,27 @@ public static class InferenceServiceExtensions
         services.AddSingleton<InferenceBatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceBatcher>());
 
-        var otel = services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(InferenceMetrics.MeterName));
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        // Metrics: a Prometheus scrape endpoint on its own listener when Metrics:PrometheusPort is
+        // set, and OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is.
+        AddValidatedOptions<MetricsOptions>(builder, MetricsOptions.SectionName);
+        var prometheus = builder.Configuration.GetSection(MetricsOptions.SectionName).Get<MetricsOptions>() ?? new MetricsOptions();
+        services.AddOpenTelemetry().WithMetrics(metrics =>
         {
-            otel.WithMetrics(metrics => metrics.AddOtlpExporter());
-        }
+            metrics.AddMeter(InferenceMetrics.MeterName);
+            if (prometheus.PrometheusPort > 0)
+            {
+                metrics.AddPrometheusHttpListener(listener =>
+                {
+                    listener.Host = prometheus.PrometheusHost;
+                    listener.Port = prometheus.PrometheusPort;
+                });
+            }
+
+            if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
 
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
@@ -61,7 +77,12 @@ public static class InferenceServiceExtensions
     {
         ArgumentNullException.ThrowIfNull(app);
         app.MapGrpcService<ClassifierService>();
-        app.MapGrpcService<AdminService>();
+        var admin = app.MapGrpcService<AdminService>();
+        var adminPort = app.Services.GetRequiredService<IOptions<InferenceOptions>>().Value.AdminPort;
+        if (adminPort > 0)
+        {
+            admin.RequireHost($"*:{adminPort}");
+        }
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();
         return app;

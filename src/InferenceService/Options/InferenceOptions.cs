@@ -39,6 +39,13 @@ public sealed class InferenceOptions
     [Range(1, 100)]
     public int ProbeSteps { get; set; } = 10;
 
+    /// <summary>
+    /// Serve the Admin API only on this port (a Kestrel endpoint must listen there, e.g.
+    /// <c>Kestrel:Endpoints:Admin:Url</c>); 0: on every endpoint, beside Classify.
+    /// </summary>
+    [Range(0, 65535)]
+    public int AdminPort { get; set; }
+
     /// <summary>Probes running at once; more wait (within their deadline) so probes cannot starve plain calls.</summary>
     [Range(1, 64)]
     public int MaxConcurrentProbes { get; set; } = 1;

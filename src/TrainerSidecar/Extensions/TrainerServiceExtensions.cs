@@ -48,11 +48,27 @@ public static class TrainerServiceExtensions
         services.AddHostedService<TrainerWorker>();
 
         // Metrics go out over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the collector's address).
-        var otel = services.AddOpenTelemetry().WithMetrics(metrics => metrics.AddMeter(TrainerMetrics.MeterName));
-        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        // Metrics: a Prometheus scrape endpoint on its own listener when Metrics:PrometheusPort is
+        // set, and OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is.
+        AddValidatedOptions<MetricsOptions>(builder, MetricsOptions.SectionName);
+        var prometheus = builder.Configuration.GetSection(MetricsOptions.SectionName).Get<MetricsOptions>() ?? new MetricsOptions();
+        services.AddOpenTelemetry().WithMetrics(metrics =>
         {
-            otel.WithMetrics(metrics => metrics.AddOtlpExporter());
-        }
+            metrics.AddMeter(TrainerMetrics.MeterName);
+            if (prometheus.PrometheusPort > 0)
+            {
+                metrics.AddPrometheusHttpListener(listener =>
+                {
+                    listener.Host = prometheus.PrometheusHost;
+                    listener.Port = prometheus.PrometheusPort;
+                });
+            }
+
+            if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
 
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());

@@ -1,0 +1,83 @@
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using HardPair.Protos.V1;
+using HardPair.Testing;
+using static HardPair.InferenceService.Tests.TestImages;
+
+namespace HardPair.InferenceService.Tests;
+
+/// <summary>The service's other doors: the Prometheus scrape endpoint and the admin API on a port of its own.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
+{
+    private readonly TempDirectory store = new();
+
+    public void Dispose() => store.Dispose();
+
+    [Fact]
+    public async Task Metrics_PrometheusEndpoint_ExposesRequestsBatchesAndTheServingVersion()
+    {
+        checkpoint.CopyInto(store.Path);
+        var port = ServiceProcess.FreePort();
+        await using var host = await InferenceSettings.StartAsync(store.Path, new Dictionary<string, string?> { ["Metrics:PrometheusPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture) });
+        var client = new Classifier.ClassifierClient(host.Channel);
+        await WaitForModelAsync(client);
+        await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current);
+        await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(new ClassifyRequest(), cancellationToken: TestContext.Current).ResponseAsync);
+
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), TestContext.Current);
+
+        Assert.Contains("hardpair_inference_requests_total{", text, StringComparison.Ordinal);
+        Assert.Contains("status=\"InvalidArgument\"", text, StringComparison.Ordinal);
+        Assert.Contains("hardpair_inference_batch_size", text, StringComparison.Ordinal);
+        Assert.Contains($"version=\"{checkpoint.Version}\"", text, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Admin_OnItsOwnPort_IsNotServedBesideClassify()
+    {
+        checkpoint.CopyInto(store.Path);
+        var main = new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}");
+        var adminPort = ServiceProcess.FreePort();
+        string[] args =
+        [
+            .. InferenceSettings.For(store.Path).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
+            "--Kestrel:Endpoints:Main:Url", main.ToString(),
+            "--Kestrel:Endpoints:Admin:Url", $"http://127.0.0.1:{adminPort}",
+            "--Inference:AdminPort", adminPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ];
+        await using var service = await ServiceProcess.StartAsync("HardPair.InferenceService", args, TimeSpan.FromMinutes(1), TestContext.Current, main);
+        using var adminChannel = GrpcChannel.ForAddress($"http://127.0.0.1:{adminPort}");
+
+        var onMain = await Assert.ThrowsAsync<RpcException>(() => Admin(service.Channel).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current).ResponseAsync);
+        var onAdmin = await Admin(adminChannel).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+
+        Assert.Equal(StatusCode.Unimplemented, onMain.StatusCode);
+        Assert.Contains(onAdmin.Models, m => m.Version == checkpoint.Version);
+    }
+
+    private static Admin.AdminClient Admin(GrpcChannel channel) =>
+        new(channel.Intercept(headers =>
+        {
+            headers.Add("authorization", $"Bearer {InferenceSettings.AdminToken}");
+            return headers;
+        }));
+
+    private static async Task WaitForModelAsync(Classifier.ClassifierClient client)
+    {
+        for (var i = 0; i < 100; i++)
+        {
+            try
+            {
+                await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+                return;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
+            {
+                await Task.Delay(100, TestContext.Current);
+            }
+        }
+    }
+}
