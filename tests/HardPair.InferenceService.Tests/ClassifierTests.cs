@@ -72,6 +72,7 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
             { "infinity", With(r => r.Image = new Image { FloatPixels = new FloatPixels { Values = { Enumerable.Repeat(float.PositiveInfinity, 784) } }, Shape = { 28, 28 } }), StatusCode.InvalidArgument, "image.float_pixels.values[0]" },
             { "not a png", With(r => r.Image = new Image { Png = ByteString.CopyFromUtf8("GIF89a....") }), StatusCode.InvalidArgument, "image.png" },
             { "empty png", With(r => r.Image = new Image { Png = ByteString.Empty }), StatusCode.InvalidArgument, "image.png" },
+            { "20 MB of pixels", With(r => r.Image.Uint8Pixels = ByteString.CopyFrom(new byte[20_000_000])), StatusCode.InvalidArgument, "image.uint8_pixels" },
             { "top_k too big", With(r => r.TopK = 11), StatusCode.InvalidArgument, "top_k" },
             { "negative top_k", With(r => r.TopK = -1), StatusCode.InvalidArgument, "top_k" },
         };

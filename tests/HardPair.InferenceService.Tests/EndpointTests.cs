@@ -56,6 +56,9 @@ public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassF
 
         Assert.Equal(StatusCode.Unimplemented, onMain.StatusCode);
         Assert.Contains(onAdmin.Models, m => m.Version == checkpoint.Version);
+        await Assert.ThrowsAsync<RpcException>(() => new Admin.AdminClient(adminChannel).ListModelsAsync(new ListModelsRequest { }, new Metadata { { "authorization", "Bearer wrong-token-0123456789" } }, cancellationToken: TestContext.Current).ResponseAsync);
+        Assert.DoesNotContain(InferenceSettings.AdminToken, service.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain("wrong-token-0123456789", service.Output, StringComparison.Ordinal);
     }
 
     private static Admin.AdminClient Admin(GrpcChannel channel) =>

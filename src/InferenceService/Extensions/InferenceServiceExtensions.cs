@@ -64,7 +64,9 @@ public static class InferenceServiceExtensions
             }
         });
 
-        services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
+        // A generous transport cap: anything below it that is still too big for the model is an
+        // INVALID_ARGUMENT naming the field; only beyond it does gRPC itself say RESOURCE_EXHAUSTED.
+        services.AddGrpc(options => options.MaxReceiveMessageSize = 64 * 1024 * 1024)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
         services.AddSingleton(sp => new BearerTokenInterceptor(sp.GetRequiredService<IOptions<BearerTokenOptions>>().Value.ResolveToken()));
         services.AddGrpcReflection();
