@@ -4,7 +4,8 @@
 # here; the runtime applies it by itself (docs/TORCH_RUNTIME.md).
 set -euo pipefail
 
-APT_PACKAGES=(dataset-fashion-mnist)
+# python3-grpc-tools and python3-grpcio: the Python client test (a non-.NET client).
+APT_PACKAGES=(dataset-fashion-mnist python3-grpc-tools python3-grpcio)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

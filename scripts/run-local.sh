@@ -21,6 +21,17 @@ fi
 
 dotnet build HardPair.Services.sln -c Release -v quiet -nologo
 
+# Serve at once: an empty store gets the shipped bootstrap checkpoint (models/README.md), copied
+# beside the store and renamed in, so the service never sees half a checkpoint.
+if ! compgen -G "$STORE/v*" >/dev/null; then
+  for checkpoint in models/bootstrap/v*; do
+    version=$(basename "$checkpoint")
+    cp -r "$checkpoint" "$STORE/.bootstrap-$version"
+    mv "$STORE/.bootstrap-$version" "$STORE/$version"
+    echo "seeded $STORE with the bootstrap checkpoint $version"
+  done
+fi
+
 pids=()
 stop() {
   trap - INT TERM EXIT

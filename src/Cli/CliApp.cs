@@ -1,3 +1,5 @@
+using System.Text;
+using Grpc.Core;
 using HardPair.Cli.Commands;
 using HardPair.Shared.CommandLine;
 
@@ -13,12 +15,30 @@ public static class CliApp
     private const string Help = """
         usage: hardpair <command> [options]
 
-        commands:
+        talking to the inference service (--address URL, or $HARDPAIR_ADDRESS; default http://127.0.0.1:50051):
+          classify FILE.png | --dataset-index N [--top-k K] [--probe] [--json]
+                                                   label, calibrated confidence, top-k, hard-pair signals
+          models list                              every checkpoint: state, metrics, why refused
+          models show VERSION                      one checkpoint (and the serving model's details)
+          models activate VERSION [--pin]          verify and serve a version (--pin: hold it)
+          models unpin                             follow the newest checkpoint again
+          retrain [--method M] [--epochs E] [--train-subset N] [--reason R] [--watch]
+                                                   queue a retraining run (--watch: follow it to the end)
+          status                                   serving model, trainer, queue, last publish
+          feedback add FILE.png --label L | --dataset-index N [--label L] [--source S]
+                                                   a labelled example for fine-tuning (stored durably)
+          admin commands need the token: $HARDPAIR_TOKEN, $HARDPAIR_TOKEN_FILE or --token-file
+          (the local stack's .local/control-token is used when present)
+
+        offline:
           checkpoints list --store DIR [--verify]   versions in a checkpoint store, with their state
           checkpoints show DIR                      verify one checkpoint folder and print its manifest
         """;
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static int Run(string[] args, TextWriter output, TextWriter error) =>
+        RunAsync(args, output, error, Environment.GetEnvironmentVariable, interactive: false, CancellationToken.None).GetAwaiter().GetResult();
+
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error, Func<string, string?> environment, bool interactive, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(output);
@@ -31,10 +51,20 @@ public static class CliApp
 
         try
         {
-            return (args[0], args.Length > 1 ? args[1] : null) switch
+            var second = args.Length > 1 ? args[1] : null;
+            CommandArguments Rest(int skip) => CommandArguments.Parse(args[skip..]);
+            return (args[0], second) switch
             {
-                ("checkpoints", "list") => CheckpointCommands.List(CommandArguments.Parse(args[2..]), output),
-                ("checkpoints", "show") => CheckpointCommands.Show(CommandArguments.Parse(args[2..]), output),
+                ("checkpoints", "list") => CheckpointCommands.List(Rest(2), output),
+                ("checkpoints", "show") => CheckpointCommands.Show(Rest(2), output),
+                ("classify", _) => await ClassifyCommand.RunAsync(Rest(1), environment, output, cancellationToken),
+                ("models", "list") => await ModelCommands.ListAsync(Rest(2), environment, output, cancellationToken),
+                ("models", "show") => await ModelCommands.ShowAsync(Rest(2), environment, output, cancellationToken),
+                ("models", "activate") => await ModelCommands.ActivateAsync(Rest(2), environment, output, unpin: false, cancellationToken),
+                ("models", "unpin") => await ModelCommands.ActivateAsync(Rest(2), environment, output, unpin: true, cancellationToken),
+                ("retrain", _) => await TrainingCommands.RetrainAsync(Rest(1), environment, output, interactive, cancellationToken),
+                ("status", _) => await TrainingCommands.StatusAsync(Rest(1), environment, output, cancellationToken),
+                ("feedback", "add") => await TrainingCommands.AddFeedbackAsync(Rest(2), environment, output, cancellationToken),
                 _ => throw new UsageException($"unknown command '{string.Join(' ', args.Take(2))}' (try hardpair --help)"),
             };
         }
@@ -43,10 +73,33 @@ public static class CliApp
             error.WriteLine($"hardpair: {ex.Message}");
             return Usage;
         }
-        catch (Exception ex) when (ex is Shared.Checkpoints.CheckpointException or IOException or UnauthorizedAccessException)
+        catch (RpcException ex)
+        {
+            error.WriteLine($"hardpair: {StatusName(ex.StatusCode)}: {ex.Status.Detail}");
+            return Failed;
+        }
+        catch (Exception ex) when (ex is Shared.Checkpoints.CheckpointException or Shared.Data.DatasetException or IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"hardpair: {ex.Message}");
             return Failed;
         }
+    }
+
+    /// <summary>UNAVAILABLE, INVALID_ARGUMENT, … as gRPC's documentation spells them.</summary>
+    internal static string StatusName(StatusCode code)
+    {
+        var name = code.ToString();
+        var builder = new StringBuilder();
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (i > 0 && char.IsUpper(name[i]))
+            {
+                builder.Append('_');
+            }
+
+            builder.Append(char.ToUpperInvariant(name[i]));
+        }
+
+        return builder.ToString();
     }
 }

@@ -1,3 +1,9 @@
 using HardPair.Cli;
 
-return CliApp.Run(args, Console.Out, Console.Error);
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+return await CliApp.RunAsync(args, Console.Out, Console.Error, Environment.GetEnvironmentVariable, interactive: !Console.IsOutputRedirected, cancellation.Token);

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace HardPair.InferenceService.Input;
+namespace HardPair.Shared.Data;
 
 /// <summary>A decoded image: 8-bit samples, row-major, <see cref="Channels"/> per pixel (alpha dropped).</summary>
 public sealed record DecodedImage(int Width, int Height, int Channels, byte[] Samples);
