@@ -29,7 +29,12 @@ public sealed class SidecarForwarder : IDisposable
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(pipelines);
-        channel = GrpcChannel.ForAddress(options.Value.Address);
+        // Reconnect soon after the sidecar comes back (a restart is the common outage).
+        channel = GrpcChannel.ForAddress(options.Value.Address, new GrpcChannelOptions
+        {
+            InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),
+            MaxReconnectBackoff = TimeSpan.FromSeconds(2),
+        });
         client = new Trainer.TrainerClient(channel);
         pipeline = pipelines.GetPipeline(PipelineName);
         var token = options.Value.ResolveToken();

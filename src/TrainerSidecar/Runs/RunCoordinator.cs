@@ -227,13 +227,17 @@ public sealed partial class RunCoordinator
         lock (gate)
         {
             var run = runs[runId];
-            Finish(run, phase, message);
-            if (currentRunId == runId)
+            // Durable first, then tidy up, then tell watchers: whoever hears "finished" sees no
+            // current run and no snapshots left, and a crash in between never revives the run.
+            Finish(run, phase, message, beforeAnnouncing: () =>
             {
-                ClearCurrent();
-            }
+                if (currentRunId == runId)
+                {
+                    ClearCurrent();
+                }
 
-            store.DeleteSnapshots(runId);
+                store.DeleteSnapshots(runId);
+            });
             return run.Clone();
         }
     }
@@ -294,7 +298,7 @@ public sealed partial class RunCoordinator
     public static bool IsTerminal(RunPhase phase) =>
         phase is RunPhase.Published or RunPhase.Rejected or RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted;
 
-    private void Finish(Run run, RunPhase phase, string message)
+    private void Finish(Run run, RunPhase phase, string message, Action? beforeAnnouncing = null)
     {
         run.Phase = phase;
         run.FinishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
@@ -304,6 +308,7 @@ public sealed partial class RunCoordinator
         }
 
         store.Save(run);
+        beforeAnnouncing?.Invoke();
         Publish(run, message);
         if (watchers.Remove(run.RunId, out var list))
         {

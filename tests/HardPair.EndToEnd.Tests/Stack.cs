@@ -1,0 +1,164 @@
+using Grpc.Core.Interceptors;
+using Grpc.Net.Client;
+using HardPair.Protos.V1;
+using HardPair.Testing;
+
+namespace HardPair.EndToEnd.Tests;
+
+/// <summary>
+/// The local stack as the README runs it: the sidecar and the inference service as two real
+/// processes from their own build folders, on loopback, sharing a store seeded with the shipped
+/// bootstrap checkpoint.
+/// </summary>
+public sealed class Stack : IAsyncDisposable
+{
+    public const string Token = "end-to-end-token-0123456789";
+    private static readonly TimeSpan Startup = TimeSpan.FromMinutes(1);
+
+    private Stack(TempDirectory root, Uri inferenceAddress, Uri sidecarAddress, IReadOnlyDictionary<string, string?> trainerSettings)
+    {
+        Root = root;
+        InferenceAddress = inferenceAddress;
+        SidecarAddress = sidecarAddress;
+        TrainerSettings = trainerSettings;
+    }
+
+    public TempDirectory Root { get; }
+
+    public string Store => Root.Combine("store");
+
+    public Uri InferenceAddress { get; }
+
+    public Uri SidecarAddress { get; }
+
+    public IReadOnlyDictionary<string, string?> TrainerSettings { get; }
+
+    public ServiceProcess? Inference { get; private set; }
+
+    public ServiceProcess? Sidecar { get; private set; }
+
+    public static string RepositoryRoot { get; } = FindRoot();
+
+    public static string BootstrapVersion => Path.GetFileName(Directory.GetDirectories(Path.Combine(RepositoryRoot, "models", "bootstrap"))[0]);
+
+    /// <summary>A stack whose store holds the bootstrap checkpoint; nothing started yet.</summary>
+    public static Stack Create(IReadOnlyDictionary<string, string?>? trainerOverrides = null)
+    {
+        var root = new TempDirectory();
+        Directory.CreateDirectory(root.Combine("store"));
+        var bootstrap = Path.Combine(RepositoryRoot, "models", "bootstrap", BootstrapVersion);
+        var target = root.Combine("store", BootstrapVersion);
+        Directory.CreateDirectory(target);
+        foreach (var file in Directory.GetFiles(bootstrap))
+        {
+            File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+
+        var settings = new Dictionary<string, string?>
+        {
+            ["Torch:Threads"] = "1",
+            ["Trainer:Continuous"] = "false",
+            ["Trainer:Epochs"] = "0.5",
+            ["Trainer:TrainSubset"] = "2000",
+            ["Trainer:AttackSteps"] = "3",
+            ["Trainer:SnapshotEvery"] = "2",
+            ["Trainer:Gate:Examples"] = "200",
+            ["Trainer:Gate:TestExamples"] = "200",
+            ["Trainer:Gate:AttackSteps"] = "5",
+            ["Trainer:Gate:MaxRobustDrop"] = "0.25",
+            ["Trainer:Gate:MinCleanAccuracy"] = "0.3",
+        };
+        foreach (var (key, value) in trainerOverrides ?? new Dictionary<string, string?>())
+        {
+            settings[key] = value;
+        }
+
+        return new Stack(
+            root,
+            new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}"),
+            new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}"),
+            settings);
+    }
+
+    public async Task StartInferenceAsync(CancellationToken cancellationToken)
+    {
+        string[] args =
+        [
+            "--contentRoot", Executables.Folder("InferenceService"),
+            "--Checkpoints:Path", Store,
+            "--Admin:Token", Token,
+            "--Sidecar:Address", SidecarAddress.ToString(),
+            "--Sidecar:Token", Token,
+            "--Sidecar:Timeout", "00:00:01",
+            "--Inference:PollInterval", "00:00:01",
+            "--Torch:Threads", "1",
+            "--Torch:Device", "cpu",
+        ];
+        Inference = await ServiceProcess.StartAsync(Executables.Path("InferenceService", "HardPair.InferenceService"), args, Startup, cancellationToken, InferenceAddress);
+    }
+
+    public async Task StartSidecarAsync(CancellationToken cancellationToken)
+    {
+        string[] args =
+        [
+            "--contentRoot", Executables.Folder("TrainerSidecar"),
+            "--Checkpoints:Path", Store,
+            "--Trainer:StatePath", Root.Combine("trainer"),
+            "--Control:Token", Token,
+            "--Notify:InferenceAddress", InferenceAddress.ToString(),
+            "--Notify:Token", Token,
+            "--Torch:Device", "cpu",
+            .. TrainerSettings.SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
+        ];
+        Sidecar = await ServiceProcess.StartAsync(Executables.Path("TrainerSidecar", "HardPair.TrainerSidecar"), args, Startup, cancellationToken, SidecarAddress);
+    }
+
+    public Classifier.ClassifierClient Classifier() => new(Inference!.Channel);
+
+    public Admin.AdminClient Admin() => new(Inference!.Channel.Intercept(headers =>
+    {
+        headers.Add("authorization", $"Bearer {Token}");
+        return headers;
+    }));
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Inference is not null)
+        {
+            await Inference.DisposeAsync();
+        }
+
+        if (Sidecar is not null)
+        {
+            await Sidecar.DisposeAsync();
+        }
+
+        Root.Dispose();
+    }
+
+    private static string FindRoot()
+    {
+        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
+        {
+            if (File.Exists(Path.Combine(folder.FullName, "HardPair.Services.sln")))
+            {
+                return folder.FullName;
+            }
+        }
+
+        throw new InvalidOperationException($"no HardPair.Services.sln above {AppContext.BaseDirectory}");
+    }
+}
+
+/// <summary>The solution's executables in their own build folders, in the configuration these tests were built in.</summary>
+public static class Executables
+{
+    /// <summary>Release or Debug, and the target framework, read from where this test assembly was built.</summary>
+    private static readonly string[] BuildPath = System.IO.Path.GetRelativePath(
+        System.IO.Path.Combine(Stack.RepositoryRoot, "tests", "HardPair.EndToEnd.Tests", "bin"),
+        AppContext.BaseDirectory).Split(System.IO.Path.DirectorySeparatorChar, StringSplitOptions.RemoveEmptyEntries);
+
+    public static string Folder(string project) => System.IO.Path.Combine([Stack.RepositoryRoot, "src", project, "bin", .. BuildPath]);
+
+    public static string Path(string project, string assembly) => System.IO.Path.Combine(Folder(project), assembly);
+}

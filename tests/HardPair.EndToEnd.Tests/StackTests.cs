@@ -1,0 +1,200 @@
+using System.Collections.Concurrent;
+using Google.Protobuf;
+using Grpc.Core;
+using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
+using HardPair.Testing;
+
+namespace HardPair.EndToEnd.Tests;
+
+/// <summary>The services as separate processes, as operators run them.</summary>
+[Collection(TorchCollection.Name)]
+public sealed class StackTests
+{
+    private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(4);
+
+    [Fact]
+    public async Task Retraining_TriggeredThroughAdmin_IsGatedPublishedAndSwappedIn_WithoutAFailedCall()
+    {
+        await using var stack = Stack.Create();
+        await stack.StartInferenceAsync(TestContext.Current);
+        await stack.StartSidecarAsync(TestContext.Current);
+        var classifier = stack.Classifier();
+        var admin = stack.Admin();
+        using var load = new Load(classifier);
+
+        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Method = "spat", Reason = "end-to-end" }, cancellationToken: TestContext.Current);
+        var finished = await WatchAsync(admin, run.RunId);
+        Assert.True(finished.Phase == RunPhase.Published, $"{finished.Phase}: {finished.Error} {finished.Gate?.Reason}\n{stack.Sidecar!.Output}");
+        var published = finished.PublishedVersion;
+        await load.WaitForAsync(published, TimeSpan.FromSeconds(30));
+        var versions = await load.StopAsync();
+
+        Assert.Equal(0, load.Failures);
+        Assert.Equal(Stack.BootstrapVersion, versions[0]);
+        Assert.Equal(published, versions[^1]);
+        Assert.All(versions, v => Assert.Contains(v, new[] { Stack.BootstrapVersion, published }));
+        var models = await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+        Assert.Equal(published, models.ServingVersion);
+        Assert.Equal(Stack.BootstrapVersion, Assert.Single(models.Models, m => m.Version == published).ParentVersion);
+    }
+
+    [Fact]
+    public async Task SidecarKilledMidRun_ClassifyIsUnaffected_AndTheRestartedSidecarResumesTheRun()
+    {
+        await using var stack = Stack.Create(new Dictionary<string, string?> { ["Trainer:DutyCycle"] = "0.3", ["Trainer:Epochs"] = "1" });
+        await stack.StartInferenceAsync(TestContext.Current);
+        await stack.StartSidecarAsync(TestContext.Current);
+        var admin = stack.Admin();
+        using var load = new Load(stack.Classifier());
+
+        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Method = "spat", Reason = "end-to-end: crash" }, cancellationToken: TestContext.Current);
+        await WatchAsync(admin, run.RunId, until: r => r.Step >= 4);
+        await stack.Sidecar!.KillAsync();
+
+        var down = await Assert.ThrowsAsync<RpcException>(() => admin.GetTrainingStatusAsync(new GetStatusRequest(), cancellationToken: TestContext.Current).ResponseAsync);
+        Assert.Equal(StatusCode.Unavailable, down.StatusCode);
+        await Task.Delay(1000, TestContext.Current);
+        Assert.Equal(0, load.Failures);
+
+        await stack.StartSidecarAsync(TestContext.Current);
+        await UntilReachableAsync(admin);
+        var finished = await WatchAsync(admin, run.RunId);
+        await load.StopAsync();
+
+        Assert.True(finished.Phase is RunPhase.Published or RunPhase.Rejected, $"{finished.Phase}: {finished.Error}");
+        Assert.Equal(1, finished.Resumes);
+        Assert.Equal(0, load.Failures);
+        Assert.True(load.Answers > 20, $"{load.Answers} answers");
+    }
+
+    [Fact]
+    public async Task InferenceRestarted_ServesTheLatestVerifiedCheckpoint_NotABrokenNewerOne()
+    {
+        await using var stack = Stack.Create();
+        var newer = Copy(stack, Stack.BootstrapVersion, "v29990101T000000000Z-0000000a");
+        var broken = Copy(stack, Stack.BootstrapVersion, "v29990101T000000001Z-0000000b");
+        File.WriteAllBytes(Path.Combine(stack.Store, broken, CheckpointFiles.Weights), [1, 2, 3]);
+
+        await stack.StartInferenceAsync(TestContext.Current);
+        var first = await stack.Classifier().GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+        await stack.Inference!.KillAsync();
+        await stack.StartInferenceAsync(TestContext.Current);
+        var second = await stack.Classifier().GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+        var models = await stack.Admin().ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+
+        Assert.Equal(newer, first.Version);
+        Assert.Equal(newer, second.Version);
+        Assert.Equal(ModelState.Refused, Assert.Single(models.Models, m => m.Version == broken).State);
+    }
+
+    private static string Copy(Stack stack, string from, string to)
+    {
+        var staging = Path.Combine(stack.Store, $".{to}");
+        Directory.CreateDirectory(staging);
+        foreach (var file in Directory.GetFiles(Path.Combine(stack.Store, from)))
+        {
+            var text = Path.GetFileName(file) == CheckpointFiles.Manifest ? File.ReadAllText(file).Replace(from, to, StringComparison.Ordinal) : null;
+            if (text is null)
+            {
+                File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
+            }
+            else
+            {
+                File.WriteAllText(Path.Combine(staging, Path.GetFileName(file)), text);
+            }
+        }
+
+        Directory.Move(staging, Path.Combine(stack.Store, to));
+        return to;
+    }
+
+    /// <summary>What an operator does after a restart: ask until the forwarded API answers again.</summary>
+    private static async Task UntilReachableAsync(Admin.AdminClient admin)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await admin.GetTrainingStatusAsync(new GetStatusRequest(), cancellationToken: TestContext.Current);
+                return;
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable && attempt < 50)
+            {
+                await Task.Delay(200, TestContext.Current);
+            }
+        }
+    }
+
+    private static async Task<Run> WatchAsync(Admin.AdminClient admin, string runId, Func<Run, bool>? until = null)
+    {
+        using var deadline = new CancellationTokenSource(RunTimeout);
+        using var call = admin.WatchTraining(new WatchRunRequest { RunId = runId }, cancellationToken: deadline.Token);
+        Run? last = null;
+        await foreach (var item in call.ResponseStream.ReadAllAsync(deadline.Token))
+        {
+            last = item.Run;
+            if (last.Phase is RunPhase.Published or RunPhase.Rejected or RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted || (until?.Invoke(last) ?? false))
+            {
+                return last;
+            }
+        }
+
+        return last ?? throw new InvalidOperationException("no events");
+    }
+
+    /// <summary>Four callers classifying test images in a loop, recording every answer's version in order.</summary>
+    private sealed class Load : IDisposable
+    {
+        private readonly CancellationTokenSource stop = new();
+        private readonly ConcurrentQueue<string> versions = new();
+        private readonly List<Task> callers;
+        private int failures;
+
+        public Load(Classifier.ClassifierClient client)
+        {
+            var image = new Image { Uint8Pixels = ByteString.CopyFrom(new byte[784]), Shape = { 1, 28, 28 } };
+            callers = [.. Enumerable.Range(0, 4).Select(_ => Task.Run(async () =>
+            {
+                while (!stop.IsCancellationRequested)
+                {
+                    try
+                    {
+                        versions.Enqueue((await client.ClassifyAsync(new ClassifyRequest { Image = image }, cancellationToken: CancellationToken.None)).ModelVersion);
+                    }
+                    catch (RpcException)
+                    {
+                        Interlocked.Increment(ref failures);
+                    }
+
+                    await Task.Delay(20);
+                }
+            }))];
+        }
+
+        public int Failures => Volatile.Read(ref failures);
+
+        public int Answers => versions.Count;
+
+        public async Task WaitForAsync(string version, TimeSpan timeout)
+        {
+            var deadline = DateTime.UtcNow + timeout;
+            while (!versions.Contains(version))
+            {
+                Assert.True(DateTime.UtcNow < deadline, $"no answer from {version} within {timeout}");
+                await Task.Delay(100);
+            }
+
+            await Task.Delay(300);
+        }
+
+        public async Task<IReadOnlyList<string>> StopAsync()
+        {
+            await stop.CancelAsync();
+            await Task.WhenAll(callers);
+            return [.. versions];
+        }
+
+        public void Dispose() => stop.Dispose();
+    }
+}
