@@ -168,21 +168,5 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
             return headers;
         }));
 
-    private async Task<LoopbackHost> StartServingAsync()
-    {
-        var host = await InferenceSettings.StartAsync(store.Path);
-        var health = new Grpc.Health.V1.Health.HealthClient(host.Channel);
-        for (var i = 0; i < 100; i++)
-        {
-            if ((await health.CheckAsync(new HealthCheckRequest(), cancellationToken: TestContext.Current)).Status == HealthCheckResponse.Types.ServingStatus.Serving)
-            {
-                return host;
-            }
-
-            await Task.Delay(100, TestContext.Current);
-        }
-
-        await host.DisposeAsync();
-        throw new TimeoutException("the service never loaded the checkpoint");
-    }
+    private Task<LoopbackHost> StartServingAsync() => InferenceSettings.StartServingAsync(store.Path);
 }

@@ -31,4 +31,23 @@ internal static class InferenceSettings
         b => Extensions.InferenceServiceExtensions.AddInferenceServices(b),
         app => Extensions.InferenceServiceExtensions.MapInferenceEndpoints(app),
         For(store, overrides));
+
+    /// <summary>Starts the service and waits until it serves a model (health SERVING).</summary>
+    public static async Task<LoopbackHost> StartServingAsync(string store, IReadOnlyDictionary<string, string?>? overrides = null)
+    {
+        var host = await StartAsync(store, overrides);
+        var health = new Grpc.Health.V1.Health.HealthClient(host.Channel);
+        for (var i = 0; i < 100; i++)
+        {
+            if ((await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest(), cancellationToken: TestContext.Current)).Status == Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving)
+            {
+                return host;
+            }
+
+            await Task.Delay(100, TestContext.Current);
+        }
+
+        await host.DisposeAsync();
+        throw new TimeoutException("the service never loaded the checkpoint");
+    }
 }

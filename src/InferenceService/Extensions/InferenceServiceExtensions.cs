@@ -7,7 +7,6 @@ using HardPair.Shared.Checkpoints;
 using HardPair.Shared.Hosting;
 using HardPair.Shared.Rpc;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 using Polly;
 
 namespace HardPair.InferenceService.Extensions;
@@ -22,10 +21,10 @@ public static class InferenceServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddTorchRuntime(builder.Configuration);
-        AddValidatedOptions<CheckpointStoreOptions>(builder, CheckpointStoreOptions.SectionName);
-        AddValidatedOptions<InferenceOptions>(builder, InferenceOptions.SectionName);
-        AddValidatedOptions<SidecarOptions>(builder, SidecarOptions.SectionName);
-        AddValidatedOptions<BearerTokenOptions>(builder, AdminSection);
+        builder.AddValidatedOptions<CheckpointStoreOptions>(CheckpointStoreOptions.SectionName);
+        builder.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
+        builder.AddValidatedOptions<SidecarOptions>(SidecarOptions.SectionName);
+        builder.AddBearerTokenAuthentication(AdminSection);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new CheckpointStore(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path, sp.GetRequiredService<TimeProvider>()));
@@ -42,33 +41,12 @@ public static class InferenceServiceExtensions
         services.AddSingleton<InferenceBatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceBatcher>());
 
-        // Metrics: a Prometheus scrape endpoint on its own listener when Metrics:PrometheusPort is
-        // set, and OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is.
-        AddValidatedOptions<MetricsOptions>(builder, MetricsOptions.SectionName);
-        var prometheus = builder.Configuration.GetSection(MetricsOptions.SectionName).Get<MetricsOptions>() ?? new MetricsOptions();
-        services.AddOpenTelemetry().WithMetrics(metrics =>
-        {
-            metrics.AddMeter(InferenceMetrics.MeterName);
-            if (prometheus.PrometheusPort > 0)
-            {
-                metrics.AddPrometheusHttpListener(listener =>
-                {
-                    listener.Host = prometheus.PrometheusHost;
-                    listener.Port = prometheus.PrometheusPort;
-                });
-            }
-
-            if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-            {
-                metrics.AddOtlpExporter();
-            }
-        });
+        builder.AddMetricsExport(InferenceMetrics.MeterName);
 
         // A generous transport cap: anything below it that is still too big for the model is an
         // INVALID_ARGUMENT naming the field; only beyond it does gRPC itself say RESOURCE_EXHAUSTED.
         services.AddGrpc(options => options.MaxReceiveMessageSize = 64 * 1024 * 1024)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
-        services.AddSingleton(sp => new BearerTokenInterceptor(sp.GetRequiredService<IOptions<BearerTokenOptions>>().Value.ResolveToken()));
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(options => options.Services.Map("hardpair.v1.Classifier", result => result.Name == ModelReadinessCheck.Name))
             .AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
@@ -89,11 +67,4 @@ public static class InferenceServiceExtensions
         app.MapGrpcReflectionService();
         return app;
     }
-
-    private static void AddValidatedOptions<T>(IHostApplicationBuilder builder, string section)
-        where T : class =>
-        builder.Services.AddOptions<T>()
-            .Bind(builder.Configuration.GetSection(section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
 }

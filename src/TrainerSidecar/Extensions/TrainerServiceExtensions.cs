@@ -11,7 +11,6 @@ using HardPair.TrainerSidecar.Runs;
 using HardPair.TrainerSidecar.Services;
 using HardPair.TrainerSidecar.Store;
 using Microsoft.Extensions.Options;
-using OpenTelemetry.Metrics;
 using Polly;
 
 namespace HardPair.TrainerSidecar.Extensions;
@@ -26,11 +25,11 @@ public static class TrainerServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddTorchRuntime(builder.Configuration);
-        AddValidatedOptions<CheckpointStoreOptions>(builder, CheckpointStoreOptions.SectionName);
-        AddValidatedOptions<TrainerOptions>(builder, TrainerOptions.SectionName);
-        AddValidatedOptions<BearerTokenOptions>(builder, ControlSection);
-        AddValidatedOptions<NotifyOptions>(builder, NotifyOptions.SectionName);
-        AddValidatedOptions<DataOptions>(builder, DataOptions.SectionName);
+        builder.AddValidatedOptions<CheckpointStoreOptions>(CheckpointStoreOptions.SectionName);
+        builder.AddValidatedOptions<TrainerOptions>(TrainerOptions.SectionName);
+        builder.AddBearerTokenAuthentication(ControlSection);
+        builder.AddValidatedOptions<NotifyOptions>(NotifyOptions.SectionName);
+        builder.AddValidatedOptions<DataOptions>(DataOptions.SectionName);
 
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton(sp => new CheckpointStore(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path, sp.GetRequiredService<TimeProvider>()));
@@ -47,32 +46,10 @@ public static class TrainerServiceExtensions
         services.AddHostedService<StagingCleanup>();
         services.AddHostedService<TrainerWorker>();
 
-        // Metrics go out over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set (the collector's address).
-        // Metrics: a Prometheus scrape endpoint on its own listener when Metrics:PrometheusPort is
-        // set, and OTLP export when OTEL_EXPORTER_OTLP_ENDPOINT is.
-        AddValidatedOptions<MetricsOptions>(builder, MetricsOptions.SectionName);
-        var prometheus = builder.Configuration.GetSection(MetricsOptions.SectionName).Get<MetricsOptions>() ?? new MetricsOptions();
-        services.AddOpenTelemetry().WithMetrics(metrics =>
-        {
-            metrics.AddMeter(TrainerMetrics.MeterName);
-            if (prometheus.PrometheusPort > 0)
-            {
-                metrics.AddPrometheusHttpListener(listener =>
-                {
-                    listener.Host = prometheus.PrometheusHost;
-                    listener.Port = prometheus.PrometheusPort;
-                });
-            }
-
-            if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
-            {
-                metrics.AddOtlpExporter();
-            }
-        });
+        builder.AddMetricsExport(TrainerMetrics.MeterName);
 
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
-        services.AddSingleton(sp => new BearerTokenInterceptor(sp.GetRequiredService<IOptions<BearerTokenOptions>>().Value.ResolveToken()));
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks()
             .AddCheck<TorchReadinessCheck>(TorchReadinessCheck.Name);
@@ -87,11 +64,4 @@ public static class TrainerServiceExtensions
         app.MapGrpcReflectionService();
         return app;
     }
-
-    private static void AddValidatedOptions<T>(IHostApplicationBuilder builder, string section)
-        where T : class =>
-        builder.Services.AddOptions<T>()
-            .Bind(builder.Configuration.GetSection(section))
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
 }

@@ -1,0 +1,63 @@
+using HardPair.Shared.Rpc;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using OpenTelemetry.Metrics;
+
+namespace HardPair.Shared.Hosting;
+
+/// <summary>What both services set up the same way: validated options, metrics export, the bearer-token interceptor.</summary>
+public static class ServiceDefaults
+{
+    /// <summary>Binds <typeparamref name="T"/> to <paramref name="section"/> and validates it at start (a bad value stops the process, naming the key).</summary>
+    public static OptionsBuilder<T> AddValidatedOptions<T>(this IHostApplicationBuilder builder, string section)
+        where T : class
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.Services.AddOptions<T>()
+            .Bind(builder.Configuration.GetSection(section))
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+    }
+
+    /// <summary>
+    /// The meter's instruments through OpenTelemetry: a Prometheus scrape endpoint on a listener of
+    /// its own when <c>Metrics:PrometheusPort</c> is set, OTLP export when
+    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is.
+    /// </summary>
+    public static IHostApplicationBuilder AddMetricsExport(this IHostApplicationBuilder builder, string meterName)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddValidatedOptions<MetricsOptions>(MetricsOptions.SectionName);
+        var prometheus = builder.Configuration.GetSection(MetricsOptions.SectionName).Get<MetricsOptions>() ?? new MetricsOptions();
+        var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
+        builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.AddMeter(meterName);
+            if (prometheus.PrometheusPort > 0)
+            {
+                metrics.AddPrometheusHttpListener(listener =>
+                {
+                    listener.Host = prometheus.PrometheusHost;
+                    listener.Port = prometheus.PrometheusPort;
+                });
+            }
+
+            if (otlp)
+            {
+                metrics.AddOtlpExporter();
+            }
+        });
+        return builder;
+    }
+
+    /// <summary>The interceptor for an authenticated API, its token read from the options bound to <paramref name="section"/>.</summary>
+    public static IHostApplicationBuilder AddBearerTokenAuthentication(this IHostApplicationBuilder builder, string section)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddValidatedOptions<BearerTokenOptions>(section);
+        builder.Services.AddSingleton(sp => new BearerTokenInterceptor(sp.GetRequiredService<IOptions<BearerTokenOptions>>().Value.ResolveToken()));
+        return builder;
+    }
+}
