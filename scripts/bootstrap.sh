@@ -5,7 +5,9 @@
 set -euo pipefail
 
 # python3-grpc-tools and python3-grpcio: the Python client test (a non-.NET client).
-APT_PACKAGES=(dataset-fashion-mnist python3-grpc-tools python3-grpcio)
+# golang-go + sprig + yaml.v3 and yamllint: rendering and linting the Helm chart without helm.
+APT_PACKAGES=(dataset-fashion-mnist python3-grpc-tools python3-grpcio
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do

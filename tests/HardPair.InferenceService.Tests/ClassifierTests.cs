@@ -114,8 +114,11 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
         var error = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current).ResponseAsync);
         var health = await new Grpc.Health.V1.Health.HealthClient(host.Channel).CheckAsync(new HealthCheckRequest { Service = "hardpair.v1.Classifier" }, cancellationToken: TestContext.Current);
 
+        var liveness = await new Grpc.Health.V1.Health.HealthClient(host.Channel).CheckAsync(new HealthCheckRequest { Service = "liveness" }, cancellationToken: TestContext.Current);
+
         Assert.Equal(StatusCode.Unavailable, error.StatusCode);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.NotServing, health.Status);
+        Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, liveness.Status);
     }
 
     [Fact]

@@ -48,7 +48,13 @@ public static class InferenceServiceExtensions
         services.AddGrpc(options => options.MaxReceiveMessageSize = 64 * 1024 * 1024)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks(options => options.Services.Map("hardpair.v1.Classifier", result => result.Name == ModelReadinessCheck.Name))
+        // "liveness" has no checks: SERVING while the process answers (Kubernetes liveness and
+        // startup probes); the overall status and "hardpair.v1.Classifier" need a loaded model.
+        services.AddGrpcHealthChecks(options =>
+            {
+                options.Services.Map("hardpair.v1.Classifier", result => result.Name == ModelReadinessCheck.Name);
+                options.Services.Map(ServiceDefaults.LivenessService, _ => false);
+            })
             .AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
         return builder;
     }

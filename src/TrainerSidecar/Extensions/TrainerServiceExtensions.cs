@@ -51,7 +51,7 @@ public static class TrainerServiceExtensions
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
         services.AddGrpcReflection();
-        services.AddGrpcHealthChecks()
+        services.AddGrpcHealthChecks(options => options.Services.Map(ServiceDefaults.LivenessService, _ => false))
             .AddCheck<TorchReadinessCheck>(TorchReadinessCheck.Name);
         return builder;
     }

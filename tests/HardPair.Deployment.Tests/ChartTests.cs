@@ -1,0 +1,154 @@
+using System.Text.Json;
+using Json.Schema;
+
+namespace HardPair.Deployment.Tests;
+
+public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
+{
+    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml"];
+
+    [Fact]
+    public void Defaults_RenderOnePodWithBothContainers_SharingTheCheckpointVolume()
+    {
+        var rendering = chart.Render();
+
+        Assert.Equal(
+            ["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"],
+            rendering.Manifests.Select(m => m.Kind).Order());
+        var deployment = rendering.Single("Deployment");
+        var containers = deployment.List("spec.template.spec.containers");
+        Assert.Equal(["inference", "trainer"], containers.Select(c => (string)c["name"]));
+        foreach (var container in containers)
+        {
+            var mounts = ((List<object>)container["volumeMounts"]).Cast<Dictionary<object, object>>();
+            Assert.Contains(mounts, m => (string)m["name"] == "data" && (string)m["mountPath"] == "/data");
+        }
+
+        var volumes = deployment.List("spec.template.spec.volumes");
+        Assert.NotNull(Manifest.Get(volumes.Single(v => (string)v["name"] == "data"), "emptyDir"));
+        Assert.Equal("1", Manifest.Get(deployment.Get("spec")!, "replicas")!.ToString());
+    }
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void EveryValueSet_HasGrpcProbesPortsSecurityAndTheTokenSecret(string? values)
+    {
+        var rendering = chart.Render(values);
+        var pod = rendering.Single("Deployment").Get("spec.template.spec")!;
+        var containers = ((List<object>)Manifest.Get(pod, "containers")!).Cast<Dictionary<object, object>>().ToList();
+
+        Assert.Equal("true", Manifest.Get(pod, "securityContext.runAsNonRoot")!.ToString());
+        foreach (var container in containers)
+        {
+            foreach (var probe in new[] { "startupProbe", "livenessProbe", "readinessProbe" })
+            {
+                Assert.NotNull(Manifest.Get(container, $"{probe}.grpc.port"));
+            }
+
+            Assert.Equal("true", Manifest.Get(container, "securityContext.readOnlyRootFilesystem")!.ToString());
+            Assert.Equal("false", Manifest.Get(container, "securityContext.allowPrivilegeEscalation")!.ToString());
+            Assert.Equal(["ALL"], ((List<object>)Manifest.Get(container, "securityContext.capabilities.drop")!).Cast<string>());
+        }
+
+        var inference = containers.Single(c => (string)c["name"] == "inference");
+        Assert.Equal("liveness", Manifest.Get(inference, "livenessProbe.grpc.service"));
+        Assert.Equal("hardpair.v1.Classifier", Manifest.Get(inference, "readinessProbe.grpc.service"));
+        var ports = ((List<object>)inference["ports"]).Cast<Dictionary<object, object>>().ToDictionary(p => (string)p["name"], p => p["containerPort"].ToString());
+        Assert.Equal("50051", ports["grpc"]);
+        Assert.Equal("50052", ports["admin"]);
+
+        var secretName = values == "existing.yaml" ? "hardpair-admin" : "demo-hardpair-token";
+        var tokenVolume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().Single(v => (string)v["name"] == "token");
+        Assert.Equal(secretName, Manifest.Get(tokenVolume, "secret.secretName"));
+        Assert.Equal(values == "existing.yaml" ? 0 : 1, rendering.OfKind("Secret").Count());
+        Assert.All(containers, c => Assert.Contains(((List<object>)c["env"]).Cast<Dictionary<object, object>>(), e => ((string)e["name"]).EndsWith("__TokenFile", StringComparison.Ordinal)));
+
+        var service = rendering.OfKind("Service").Single(s => s.Name == "demo-hardpair");
+        Assert.DoesNotContain(service.List("spec.ports"), p => (string)p["name"] == "admin");
+        Assert.Equal(values == "scale-out.yaml" ? 1 : 0, rendering.OfKind("Service").Count(s => s.Name == "demo-hardpair-admin"));
+    }
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void GpuLimits_AreOnTheTrainerOnly_AndOnlyWhenAsked(string? values)
+    {
+        var containers = chart.Render(values).Single("Deployment").List("spec.template.spec.containers");
+
+        var inference = containers.Single(c => (string)c["name"] == "inference");
+        Assert.Null(Manifest.Get(inference, "resources.limits.nvidia.com/gpu"));
+        Assert.DoesNotContain("nvidia.com/gpu", ((Dictionary<object, object>)Manifest.Get(inference, "resources.limits")!).Keys.Cast<string>());
+        var trainer = containers.SingleOrDefault(c => (string)c["name"] == "trainer");
+        if (values == "gpu.yaml")
+        {
+            var limits = (Dictionary<object, object>)Manifest.Get(trainer, "resources.limits")!;
+            Assert.Equal("1", limits["nvidia.com/gpu"].ToString());
+            Assert.EndsWith("-cuda\"", $"\"{trainer!["image"]}\"", StringComparison.Ordinal);
+        }
+        else if (trainer is not null)
+        {
+            Assert.DoesNotContain("nvidia.com/gpu", ((Dictionary<object, object>)Manifest.Get(trainer, "resources.limits")!).Keys.Cast<string>());
+        }
+    }
+
+    [Fact]
+    public void ScaleOut_HasLeaseRbacSharedVolumeHpaAndServiceMonitor()
+    {
+        var rendering = chart.Render("scale-out.yaml");
+
+        var role = rendering.Single("Role");
+        var rule = Assert.Single(role.List("rules"));
+        Assert.Equal(["leases"], ((List<object>)rule["resources"]).Cast<string>());
+        Assert.Equal("demo-hardpair", Manifest.Get(rendering.Single("RoleBinding").List("subjects")[0], "name"));
+        Assert.Equal(["ReadWriteMany"], ((List<object>)rendering.Single("PersistentVolumeClaim").Get("spec.accessModes")!).Cast<string>());
+        Assert.Equal("8", rendering.Single("HorizontalPodAutoscaler").Get("spec.maxReplicas")!.ToString());
+        Assert.Null(rendering.Single("Deployment").Get("spec.replicas"));
+        Assert.Equal("prometheus", rendering.Single("ServiceMonitor").Get("metadata.labels.release"));
+        Assert.Equal("true", rendering.Single("Deployment").Get("spec.template.spec.automountServiceAccountToken")!.ToString());
+        Assert.Equal("true", rendering.Single("ConfigMap").Get("data.LeaderElection__Enabled"));
+    }
+
+    [Fact]
+    public void WithoutLeaderElection_ThereIsNoRbac_AndTheNotesWarnAboutReplicas()
+    {
+        var rendering = chart.Render();
+
+        Assert.Empty(rendering.OfKind("Role"));
+        Assert.Empty(rendering.OfKind("RoleBinding"));
+        Assert.Contains("kubectl -n ml get secret demo-hardpair-token", rendering.Notes, StringComparison.Ordinal);
+        Assert.Contains("lost with the pod", rendering.Notes, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(ValueSets))]
+    public void Values_MatchTheSchema_AndTheRenderedYamlPassesYamllint(string? values)
+    {
+        var rendering = chart.Render(values);
+
+        var result = Evaluate(rendering.ValuesJson);
+        Assert.True(result.IsValid, Describe(result));
+        var lint = ChartRenderer.Run("yamllint", ["-d", "{extends: default, rules: {line-length: disable, document-start: disable}}", rendering.ManifestsPath]);
+        Assert.True(lint.ExitCode == 0, lint.Output + lint.Error);
+    }
+
+    [Fact]
+    public void Schema_RefusesAMisspelledKey()
+    {
+        var rendering = chart.Render("misspelled.yaml");
+
+        var result = Evaluate(rendering.ValuesJson);
+
+        Assert.False(result.IsValid);
+        Assert.Contains("replicaCont", Describe(result), StringComparison.Ordinal);
+    }
+
+    private EvaluationResults Evaluate(string valuesJson)
+    {
+        var schema = JsonSchema.FromText(File.ReadAllText(Path.Combine(chart.Chart, "values.schema.json")));
+        using var values = JsonDocument.Parse(valuesJson);
+        return schema.Evaluate(values.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });
+    }
+
+    private static string Describe(EvaluationResults result) => string.Join(
+        "; ",
+        (result.Details ?? []).Where(d => d.Errors is { Count: > 0 }).SelectMany(d => d.Errors!.Select(e => $"{d.InstanceLocation}: {e.Value}")));
+}
