@@ -115,6 +115,19 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
         Assert.Equal(newer, version);
     }
 
+    [Fact]
+    public async Task EmptyStore_IsSeededFromTheConfiguredFolder_AndServesAtOnce()
+    {
+        using var seed = new TempDirectory();
+        checkpoint.CopyInto(seed.Path);
+
+        await using var host = await InferenceSettings.StartServingAsync(store.Path, new Dictionary<string, string?> { ["Checkpoints:SeedFrom"] = seed.Path });
+        var info = await new Classifier.ClassifierClient(host.Channel).GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+
+        Assert.Equal(checkpoint.Version, info.Version);
+        Assert.True(File.Exists(Path.Combine(store.Path, checkpoint.Version, CheckpointFiles.Weights)));
+    }
+
     [Theory]
     [InlineData(null, "a bearer token is required")]
     [InlineData("not-the-admin-token-at-all", "the bearer token is not valid")]

@@ -48,13 +48,14 @@ public static class InferenceServiceExtensions
         services.AddGrpc(options => options.MaxReceiveMessageSize = 64 * 1024 * 1024)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
         services.AddGrpcReflection();
-        // "liveness" has no checks: SERVING while the process answers (Kubernetes liveness and
-        // startup probes); the overall status and "hardpair.v1.Classifier" need a loaded model.
+        // "liveness" is SERVING while the process answers (Kubernetes liveness and startup probes);
+        // the overall status and "hardpair.v1.Classifier" need a loaded model.
         services.AddGrpcHealthChecks(options =>
             {
                 options.Services.Map("hardpair.v1.Classifier", result => result.Name == ModelReadinessCheck.Name);
-                options.Services.Map(ServiceDefaults.LivenessService, _ => false);
+                options.Services.Map(ServiceDefaults.LivenessService, result => result.Name == ServiceDefaults.ProcessCheck);
             })
+            .AddCheck(ServiceDefaults.ProcessCheck, () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy("answering"))
             .AddCheck<ModelReadinessCheck>(ModelReadinessCheck.Name);
         return builder;
     }

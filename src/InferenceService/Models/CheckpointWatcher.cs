@@ -8,7 +8,7 @@ namespace HardPair.InferenceService.Models;
 /// Finds new checkpoints by itself: at start (so a stored model serves at once), on file-system
 /// events in the store, and by polling in case an event is lost (network volumes drop them).
 /// </summary>
-public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointStore store, IOptions<InferenceOptions> options, ILogger<CheckpointWatcher> logger) : BackgroundService
+public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointStore store, IOptions<InferenceOptions> options, IOptions<CheckpointStoreOptions> storeOptions, ILogger<CheckpointWatcher> logger) : BackgroundService
 {
     private readonly SemaphoreSlim changed = new(0);
 
@@ -18,6 +18,14 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         Directory.CreateDirectory(store.Root);
+        if (storeOptions.Value.SeedFrom is { Length: > 0 } seed)
+        {
+            foreach (var version in store.SeedFrom(seed))
+            {
+                LogSeeded(logger, version, seed);
+            }
+        }
+
         using var watcher = new FileSystemWatcher(store.Root) { IncludeSubdirectories = false, NotifyFilter = NotifyFilters.DirectoryName };
         watcher.Created += (_, _) => Poke();
         watcher.Renamed += (_, _) => Poke();
@@ -49,6 +57,9 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
         changed.Dispose();
         base.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "The empty store was seeded with {Version} from {Source}")]
+    private static partial void LogSeeded(ILogger logger, string version, string source);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Checkpoint store {Root} could not be read ({Reason}); serving goes on")]
     private static partial void LogStoreUnreadable(ILogger logger, string root, string reason);

@@ -90,6 +90,39 @@ public sealed class CheckpointStore
         return manifest;
     }
 
+    /// <summary>
+    /// When the store holds no valid checkpoint, copies every verified checkpoint of
+    /// <paramref name="source"/> in (staged, flushed and renamed, like a publish); returns the
+    /// versions copied. A store that already has a valid checkpoint is left alone.
+    /// </summary>
+    public IReadOnlyList<string> SeedFrom(string source)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(source);
+        if (List().Any(e => e.IsValid))
+        {
+            return [];
+        }
+
+        var seeded = new List<string>();
+        foreach (var entry in new CheckpointStore(source, time).List(verifyWeights: true).Where(e => e.IsValid))
+        {
+            var stagingRoot = Path.Combine(Root, StagingFolder);
+            var staging = Path.Combine(stagingRoot, $"{entry.Version}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+            Directory.CreateDirectory(staging);
+            foreach (var file in new[] { CheckpointFiles.Weights, CheckpointFiles.Manifest })
+            {
+                DurableFiles.WriteAllBytes(Path.Combine(staging, file), File.ReadAllBytes(Path.Combine(entry.Folder, file)));
+            }
+
+            DurableFiles.FlushDirectory(staging);
+            Directory.Move(staging, Path.Combine(Root, entry.Version));
+            DurableFiles.FlushDirectory(Root);
+            seeded.Add(entry.Version);
+        }
+
+        return seeded;
+    }
+
     /// <summary>Every version folder with its manifest, or with the reason it is refused; oldest first.</summary>
     public IReadOnlyList<StoredCheckpoint> List(bool verifyWeights = false)
     {

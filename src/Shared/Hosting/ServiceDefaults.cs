@@ -10,8 +10,11 @@ namespace HardPair.Shared.Hosting;
 /// <summary>What both services set up the same way: validated options, metrics export, the bearer-token interceptor.</summary>
 public static class ServiceDefaults
 {
-    /// <summary>The health service name with no checks behind it: SERVING while the process answers (liveness and startup probes).</summary>
+    /// <summary>The health service that only says the process answers (liveness and startup probes).</summary>
     public const string LivenessService = "liveness";
+
+    /// <summary>The always-healthy check behind <see cref="LivenessService"/>.</summary>
+    public const string ProcessCheck = "process";
 
     /// <summary>Binds <typeparamref name="T"/> to <paramref name="section"/> and validates it at start (a bad value stops the process, naming the key).</summary>
     public static OptionsBuilder<T> AddValidatedOptions<T>(this IHostApplicationBuilder builder, string section)

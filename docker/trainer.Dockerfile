@@ -1,0 +1,33 @@
+# The trainer sidecar (and the offline train / evaluate commands). Build from the repository root:
+#   docker build -f docker/trainer.Dockerfile -t hardpair/trainer:0.1.0 .
+#   docker build -f docker/trainer.Dockerfile --build-arg VARIANT=cuda -t hardpair/trainer:0.1.0-cuda .
+ARG VARIANT=cpu
+
+FROM mcr.microsoft.com/dotnet/sdk:10.0 AS build
+ARG VARIANT
+WORKDIR /src
+COPY global.json Directory.Build.props Directory.Packages.props HardPair.Services.sln ./
+COPY protos/ protos/
+COPY src/ src/
+RUN dotnet publish src/TrainerSidecar -c Release -o /app -p:HardPairTorchBackend=${VARIANT} -p:UseAppHost=false
+
+# Fashion-MNIST from the Debian package the project uses everywhere else.
+FROM debian:12-slim AS data
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends dataset-fashion-mnist && rm -rf /var/lib/apt/lists/*
+
+FROM mcr.microsoft.com/dotnet/aspnet:10.0 AS runtime-cpu
+
+FROM nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04 AS runtime-cuda
+COPY --from=mcr.microsoft.com/dotnet/aspnet:10.0 /usr/share/dotnet /usr/share/dotnet
+RUN ln -s /usr/share/dotnet/dotnet /usr/bin/dotnet
+
+FROM runtime-${VARIANT}
+WORKDIR /app
+COPY --from=build /app ./
+COPY --from=data /usr/share/datasets/fashion-mnist/ /usr/share/datasets/fashion-mnist/
+USER 10001:10001
+ENV ASPNETCORE_ENVIRONMENT=Production \
+    DOTNET_CLI_TELEMETRY_OPTOUT=1 \
+    HARDPAIR_NATIVE_CACHE=/cache
+EXPOSE 50061 9465
+ENTRYPOINT ["dotnet", "/app/HardPair.TrainerSidecar.dll"]
