@@ -5,6 +5,7 @@ using HardPair.Shared.Models;
 using HardPair.Shared.Rpc;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Health;
+using HardPair.TrainerSidecar.Leadership;
 using HardPair.TrainerSidecar.Options;
 using HardPair.TrainerSidecar.Publishing;
 using HardPair.TrainerSidecar.Runs;
@@ -44,6 +45,10 @@ public static class TrainerServiceExtensions
         services.AddResiliencePipeline(CheckpointNotifier.PipelineName, (pipeline, context) =>
             CheckpointNotifier.ConfigurePipeline(pipeline, context.ServiceProvider.GetRequiredService<IOptions<NotifyOptions>>().Value));
         services.AddHostedService<StagingCleanup>();
+        builder.AddValidatedOptions<LeaderElectionOptions>(LeaderElectionOptions.SectionName);
+        services.AddSingleton<k8s.LeaderElection.ILock>(sp => TrainingLeadership.CreateLeaseLock(sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value));
+        services.AddSingleton<TrainingLeadership>();
+        services.AddHostedService(sp => sp.GetRequiredService<TrainingLeadership>());
         services.AddHostedService<TrainerWorker>();
 
         builder.AddMetricsExport(TrainerMetrics.MeterName);

@@ -28,7 +28,7 @@ public sealed partial class RunCoordinator
     private string? currentRunId;
     private string? cancelReason;
 
-    public RunCoordinator(RunStore store, CheckpointStore checkpoints, TimeProvider time, IOptions<TrainerOptions> options, ILogger<RunCoordinator> logger)
+    public RunCoordinator(RunStore store, CheckpointStore checkpoints, TimeProvider time, IOptions<TrainerOptions> options, ILogger<RunCoordinator> logger, IOptions<Leadership.LeaderElectionOptions>? election = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.store = store;
@@ -36,7 +36,13 @@ public sealed partial class RunCoordinator
         this.time = time;
         this.options = options.Value;
         this.logger = logger;
-        Recover();
+
+        // With leader election the state folder is shared: only a leader may recover (re-queue,
+        // mark interrupted) runs, and it does so when its term starts (Reload).
+        if (election?.Value.Enabled != true)
+        {
+            Recover();
+        }
     }
 
     public string? CurrentRunId
@@ -158,6 +164,21 @@ public sealed partial class RunCoordinator
             }
 
             return run.Clone();
+        }
+    }
+
+    /// <summary>Forgets what is in memory and reads the runs again from the (shared) state folder, as after a restart.</summary>
+    public void Reload()
+    {
+        lock (gate)
+        {
+            runs.Clear();
+            queue.Clear();
+            while (queued.Wait(0))
+            {
+            }
+
+            Recover();
         }
     }
 

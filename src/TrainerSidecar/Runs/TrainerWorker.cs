@@ -12,6 +12,7 @@ namespace HardPair.TrainerSidecar.Runs;
 public sealed partial class TrainerWorker(
     RunCoordinator coordinator,
     RunExecutor executor,
+    Leadership.TrainingLeadership leadership,
     TimeProvider time,
     IOptions<TrainerOptions> options,
     ILogger<TrainerWorker> logger) : BackgroundService
@@ -21,9 +22,33 @@ public sealed partial class TrainerWorker(
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var settings = options.Value;
-        coordinator.NextCycleAt = settings.Continuous ? time.GetUtcNow() + settings.FirstCycleDelay : null;
+        CancellationToken? currentTerm = null;
         while (!stoppingToken.IsCancellationRequested)
         {
+            CancellationToken termToken;
+            try
+            {
+                termToken = await leadership.WaitForTermAsync(stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+
+            if (currentTerm != termToken)
+            {
+                // A new term: with leader election the previous leader may have changed the shared
+                // state, so it is read again (and interrupted runs resumed) now that this one leads.
+                if (leadership.Enabled)
+                {
+                    coordinator.Reload();
+                }
+
+                currentTerm = termToken;
+                coordinator.NextCycleAt = settings.Continuous ? time.GetUtcNow() + settings.FirstCycleDelay : null;
+            }
+
+            using var term = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, termToken);
             if (coordinator.NextCycleAt is { } due && time.GetUtcNow() >= due && coordinator.Queued().Count == 0)
             {
                 coordinator.Start(new StartRunRequest { Reason = "scheduled continuous cycle" }, RunTrigger.Continuous);
@@ -33,11 +58,11 @@ public sealed partial class TrainerWorker(
             (Run Run, CancellationToken Cancellation)? next;
             try
             {
-                next = await coordinator.TakeNextAsync(Poll, stoppingToken);
+                next = await coordinator.TakeNextAsync(Poll, term.Token);
             }
             catch (OperationCanceledException)
             {
-                break;
+                continue;
             }
 
             if (next is not { } work)

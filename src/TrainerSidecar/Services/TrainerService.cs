@@ -9,7 +9,7 @@ using HardPair.TrainerSidecar.Runs;
 namespace HardPair.TrainerSidecar.Services;
 
 /// <summary>The control API: validates, then hands over to the coordinator and the feedback log.</summary>
-public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedback, Shared.Checkpoints.CheckpointStore checkpoints) : Trainer.TrainerBase
+public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedback, Shared.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership) : Trainer.TrainerBase
 {
     public const int MaxExamplesPerCall = 4096;
     private const int Classes = 10;
@@ -73,6 +73,11 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
         }
 
         validation.ThrowIfAny();
+        if (!leadership.IsLeader)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"this sidecar does not lead training; {(leadership.Leader.Length > 0 ? $"{leadership.Leader} does" : "no leader yet")} — retry there or shortly"));
+        }
+
         return Task.FromResult(coordinator.Start(request, RunTrigger.Operator));
     }
 
@@ -153,6 +158,8 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
             Continuous = coordinator.NextCycleAt is not null,
             QueuedRuns = { coordinator.Queued() },
             FeedbackExamples = feedback.Count,
+            Leader = leadership.IsLeader,
+            LeaderIdentity = leadership.Leader,
         };
         if (coordinator.CurrentRunId is { } current && coordinator.Get(current) is { } run)
         {

@@ -19,7 +19,8 @@ public sealed class CheckpointNotifierTests
     {
         var admin = new ScriptedAdmin(failures: 2);
         await using var host = await StartAdminAsync(admin);
-        using var notifier = Create(host.Address);
+        // Room for a cold first attempt that times out before the server sees it (a loaded CI machine).
+        using var notifier = Create(host.Address, retries: 5);
 
         var delivered = await Task.Run(() => notifier.Notify("v7", TestContext.Current));
 
@@ -58,14 +59,14 @@ public sealed class CheckpointNotifierTests
 
     private static readonly RecordingLogger Log = new();
 
-    private static CheckpointNotifier Create(Uri address)
+    private static CheckpointNotifier Create(Uri address, int retries = 2)
     {
         var options = new NotifyOptions
         {
             InferenceAddress = address.ToString(),
             Token = "admin-token",
             AttemptTimeout = TimeSpan.FromSeconds(1),
-            Retries = 2,
+            Retries = retries,
             RetryDelay = TimeSpan.FromMilliseconds(50),
         };
         var registry = new ResiliencePipelineRegistry<string>();
