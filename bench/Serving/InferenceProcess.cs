@@ -1,0 +1,85 @@
+using System.Diagnostics;
+using System.Globalization;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+
+namespace HardPair.Bench.Serving;
+
+/// <summary>The inference service as a real process on loopback, with its Prometheus endpoint for batch statistics.</summary>
+internal sealed class InferenceProcess : IAsyncDisposable
+{
+    private readonly Process process;
+    private readonly int metricsPort;
+    private readonly HttpClient http = new();
+
+    private InferenceProcess(Process process, Uri address, int metricsPort)
+    {
+        this.process = process;
+        this.metricsPort = metricsPort;
+        Channel = GrpcChannel.ForAddress(address);
+    }
+
+    public GrpcChannel Channel { get; }
+
+    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching)
+    {
+        var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
+        var address = new Uri($"http://127.0.0.1:{ServingBenchmark.FreePort()}");
+        var metricsPort = ServingBenchmark.FreePort();
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[]
+        {
+            Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
+            "--Checkpoints:Path", store, "--Admin:Token", "benchmark-token-0123456789",
+            "--Inference:MaxBatchSize", batching ? "64" : "1", "--Inference:QueueCapacity", "4096",
+            "--Metrics:PrometheusPort", metricsPort.ToString(CultureInfo.InvariantCulture),
+            "--Logging:LogLevel:Default", "Warning", "--Torch:Device", "cpu",
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        var process = Process.Start(start)!;
+        process.OutputDataReceived += (_, _) => { };
+        process.ErrorDataReceived += (_, _) => { };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        var service = new InferenceProcess(process, address, metricsPort);
+        var health = new Health.HealthClient(service.Channel);
+        for (var i = 0; i < 600; i++)
+        {
+            try
+            {
+                if ((await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                {
+                    return service;
+                }
+            }
+            catch (Grpc.Core.RpcException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        throw new TimeoutException("the inference service did not start serving");
+    }
+
+    /// <summary>Sum and count of the batch-size histogram from the Prometheus endpoint.</summary>
+    public async Task<(double Sum, double Count)> BatchStatsAsync()
+    {
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
+        double Value(string name) => text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal))
+            .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)).Sum();
+        return (Value("hardpair_inference_batch_size_sum"), Value("hardpair_inference_batch_size_count"));
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Channel.Dispose();
+        http.Dispose();
+        process.Kill(entireProcessTree: true);
+        await process.WaitForExitAsync();
+        process.Dispose();
+    }
+}

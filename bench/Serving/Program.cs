@@ -1,0 +1,3 @@
+using HardPair.Bench.Serving;
+
+return await ServingBenchmark.RunAsync(args);
