@@ -21,6 +21,21 @@ internal sealed class InferenceProcess : IAsyncDisposable
 
     public GrpcChannel Channel { get; }
 
+    public const string AdminToken = "benchmark-token-0123456789";
+
+    public HardPair.Protos.V1.Admin.AdminClient Admin => new(Grpc.Core.Interceptors.ChannelExtensions.Intercept(Channel, headers =>
+    {
+        headers.Add("authorization", $"Bearer {AdminToken}");
+        return headers;
+    }));
+
+    /// <summary>Resident memory of the service process, from /proc (Linux).</summary>
+    public long ResidentBytes()
+    {
+        var line = File.ReadLines($"/proc/{process.Id}/status").First(l => l.StartsWith("VmRSS:", StringComparison.Ordinal));
+        return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
+    }
+
     public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
@@ -30,7 +45,7 @@ internal sealed class InferenceProcess : IAsyncDisposable
         foreach (var arg in new[]
         {
             Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
-            "--Checkpoints:Path", store, "--Admin:Token", "benchmark-token-0123456789",
+            "--Checkpoints:Path", store, "--Admin:Token", AdminToken,
             "--Inference:MaxBatchSize", batching ? "64" : "1", "--Inference:QueueCapacity", "4096",
             "--Metrics:PrometheusPort", metricsPort.ToString(CultureInfo.InvariantCulture),
             "--Logging:LogLevel:Default", "Warning", "--Torch:Device", "cpu",

@@ -20,6 +20,7 @@ namespace HardPair.Bench.Serving;
 /// same service with batching off — all in one invocation on one machine.
 ///
 ///   dotnet run -c Release --project bench/Serving -- [--seconds 10] [--concurrency 1,4,16,64] [--out DIR]
+///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
 /// </summary>
 public static class ServingBenchmark
 {
@@ -32,6 +33,11 @@ public static class ServingBenchmark
         var root = FindRoot();
         var output = Option(args, "--out") ?? Path.Combine(root, "bench", "results", $"serving-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
         Directory.CreateDirectory(output);
+        if (args.Contains("--hot-swap"))
+        {
+            return await HotSwapBenchmark.RunAsync(root, output);
+        }
+
         var store = Path.Combine(root, "models", "bootstrap");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
