@@ -69,24 +69,7 @@ public sealed class CheckpointStore
             throw new CheckpointException(version, "a checkpoint with this version already exists");
         }
 
-        var stagingRoot = Path.Combine(Root, StagingFolder);
-        Directory.CreateDirectory(stagingRoot);
-        var staging = Path.Combine(stagingRoot, $"{version}.{Environment.ProcessId}.{Guid.NewGuid():N}");
-        Directory.CreateDirectory(staging);
-        try
-        {
-            DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Weights), weights);
-            DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Manifest), JsonSerializer.SerializeToUtf8Bytes(manifest, CheckpointFiles.Json));
-            DurableFiles.FlushDirectory(staging);
-            Directory.Move(staging, target);
-            DurableFiles.FlushDirectory(Root);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            TryDelete(staging);
-            throw new CheckpointException(version, $"publish into {Root} failed ({ex.Message})", ex);
-        }
-
+        Commit(version, weights, JsonSerializer.SerializeToUtf8Bytes(manifest, CheckpointFiles.Json));
         return manifest;
     }
 
@@ -106,21 +89,33 @@ public sealed class CheckpointStore
         var seeded = new List<string>();
         foreach (var entry in new CheckpointStore(source, time).List(verifyWeights: true).Where(e => e.IsValid))
         {
-            var stagingRoot = Path.Combine(Root, StagingFolder);
-            var staging = Path.Combine(stagingRoot, $"{entry.Version}.{Environment.ProcessId}.{Guid.NewGuid():N}");
-            Directory.CreateDirectory(staging);
-            foreach (var file in new[] { CheckpointFiles.Weights, CheckpointFiles.Manifest })
-            {
-                DurableFiles.WriteAllBytes(Path.Combine(staging, file), File.ReadAllBytes(Path.Combine(entry.Folder, file)));
-            }
-
-            DurableFiles.FlushDirectory(staging);
-            Directory.Move(staging, Path.Combine(Root, entry.Version));
-            DurableFiles.FlushDirectory(Root);
+            Commit(entry.Version, File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Weights)), File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Manifest)));
             seeded.Add(entry.Version);
         }
 
         return seeded;
+    }
+
+    /// <summary>Writes a version folder into <c>.staging/</c>, flushes it, renames it into place and flushes the store folder.</summary>
+    private void Commit(string version, ReadOnlySpan<byte> weights, ReadOnlySpan<byte> manifest)
+    {
+        var stagingRoot = Path.Combine(Root, StagingFolder);
+        Directory.CreateDirectory(stagingRoot);
+        var staging = Path.Combine(stagingRoot, $"{version}.{Environment.ProcessId}.{Guid.NewGuid():N}");
+        Directory.CreateDirectory(staging);
+        try
+        {
+            DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Weights), weights);
+            DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Manifest), manifest);
+            DurableFiles.FlushDirectory(staging);
+            Directory.Move(staging, Path.Combine(Root, version));
+            DurableFiles.FlushDirectory(Root);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(staging);
+            throw new CheckpointException(version, $"publish into {Root} failed ({ex.Message})", ex);
+        }
     }
 
     /// <summary>Every version folder with its manifest, or with the reason it is refused; oldest first.</summary>
