@@ -17,8 +17,7 @@ public sealed class SidecarOptions
     /// <summary>A file holding that token (a mounted secret); wins over <see cref="Token"/>.</summary>
     public string? TokenFile { get; set; }
 
-    public string ResolveToken() =>
-        !string.IsNullOrWhiteSpace(TokenFile) ? File.ReadAllText(TokenFile).Trim() : Token?.Trim() ?? "";
+    public string ResolveToken() => Shared.Rpc.BearerTokenOptions.Resolve(Token, TokenFile);
 
     /// <summary>Per attempt.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:05:00")]

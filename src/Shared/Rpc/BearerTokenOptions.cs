@@ -12,8 +12,11 @@ public sealed class BearerTokenOptions : IValidatableObject
     public string? TokenFile { get; set; }
 
     /// <summary>The token in effect: the file's content (trimmed) when a file is named, else <see cref="Token"/>.</summary>
-    public string ResolveToken() =>
-        !string.IsNullOrWhiteSpace(TokenFile) ? File.ReadAllText(TokenFile).Trim() : Token?.Trim() ?? "";
+    public string ResolveToken() => Resolve(Token, TokenFile);
+
+    /// <summary>A token given inline or in a file (the file wins; surrounding whitespace dropped); empty when neither is set.</summary>
+    public static string Resolve(string? token, string? tokenFile) =>
+        !string.IsNullOrWhiteSpace(tokenFile) ? File.ReadAllText(tokenFile).Trim() : token?.Trim() ?? "";
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {

@@ -16,8 +16,7 @@ public sealed class NotifyOptions
     /// <summary>A file holding that token (a mounted secret); wins over <see cref="Token"/>.</summary>
     public string? TokenFile { get; set; }
 
-    public string ResolveToken() =>
-        !string.IsNullOrWhiteSpace(TokenFile) ? File.ReadAllText(TokenFile).Trim() : Token?.Trim() ?? "";
+    public string ResolveToken() => Shared.Rpc.BearerTokenOptions.Resolve(Token, TokenFile);
 
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);
