@@ -15,7 +15,7 @@ public sealed class ChartRenderer : IDisposable
 
     public ChartRenderer()
     {
-        Root = FindRoot();
+        Root = Repository.Root;
         Binary = work.Combine("helm-render");
         var build = Run("bash", [Path.Combine(Root, "tests", "helm-render", "build.sh"), Binary]);
         if (build.ExitCode != 0)
@@ -75,19 +75,6 @@ public sealed class ChartRenderer : IDisposable
     }
 
     public void Dispose() => work.Dispose();
-
-    private static string FindRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "HardPair.Services.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("no HardPair.Services.sln above the test folder");
-    }
 }
 
 public sealed record Rendering(string ManifestsPath, string ValuesJson, string Notes, IReadOnlyList<Manifest> Manifests)

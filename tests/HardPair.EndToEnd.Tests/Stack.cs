@@ -37,7 +37,7 @@ public sealed class Stack : IAsyncDisposable
 
     public ServiceProcess? Sidecar { get; private set; }
 
-    public static string RepositoryRoot { get; } = FindRoot();
+    public static string RepositoryRoot => Repository.Root;
 
     public static string BootstrapVersion => Path.GetFileName(Directory.GetDirectories(Path.Combine(RepositoryRoot, "models", "bootstrap"))[0]);
 
@@ -134,19 +134,6 @@ public sealed class Stack : IAsyncDisposable
         }
 
         Root.Dispose();
-    }
-
-    private static string FindRoot()
-    {
-        for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
-        {
-            if (File.Exists(Path.Combine(folder.FullName, "HardPair.Services.sln")))
-            {
-                return folder.FullName;
-            }
-        }
-
-        throw new InvalidOperationException($"no HardPair.Services.sln above {AppContext.BaseDirectory}");
     }
 }
 
