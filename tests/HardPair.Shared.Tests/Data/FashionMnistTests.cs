@@ -181,4 +181,21 @@ public sealed class FashionMnistTests
     }
 
     private static int[] Labels(ImageDataset data) => [.. Enumerable.Range(0, data.Count).Select(data.Label)];
+
+    [Fact]
+    public void Concat_KeepsBothPartsInOrder_AndRefusesAnotherShape()
+    {
+        var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
+        var first = test.Take(3);
+        var extra = new ImageDataset("feedback", new byte[2 * 784], [7, 9], new ImageShape(1, 28, 28), test.ClassNames);
+
+        var joined = first.Concat(extra, "joined");
+
+        Assert.Equal(5, joined.Count);
+        Assert.Equal("joined", joined.Name);
+        Assert.Equal(test.Image(2).ToArray(), joined.Image(2).ToArray());
+        Assert.Equal([test.Label(0), test.Label(1), test.Label(2), 7, 9], Enumerable.Range(0, 5).Select(joined.Label));
+        var other = new ImageDataset("rgb", new byte[3 * 32 * 32], [0], new ImageShape(3, 32, 32), test.ClassNames);
+        Assert.Throws<ArgumentException>(() => first.Concat(other, "bad"));
+    }
 }
