@@ -151,6 +151,6 @@ public sealed class LeaderElectionTests : IDisposable
             ["Trainer:DutyCycle"] = "0.3",
             ["Trainer:TrainSubset"] = "2000",
             ["Trainer:Epochs"] = "1",
-            ["Trainer:Gate:MinCleanAccuracy"] = "0.1",
+            ["Trainer:Gate:MinCleanAccuracy"] = "0", // the gate is not under test here
         }));
 }
