@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Trains standard / PGD-AT / TRADES / SPAT on one budget with the offline `train` command and
-# writes each run's JSON summary plus a markdown table into bench/results/robustness-<stamp>/.
+# writes each run's JSON summary (evaluation, confusions, training curve) plus the report into bench/results/robustness-<stamp>/.
 # Heavy: about 25 minutes on 2 CPU cores with the defaults. Run by hand, record the table.
 #
 #   bash bench/robustness/compare.sh [--train-subset N] [--epochs E] [--test-subset N] [--methods a,b]
@@ -36,24 +36,14 @@ for method in "${list[@]}"; do
   head=cosine
   [[ $method == standard ]] && head=linear
   cmd=("${trainer[@]}" train --method "$method" --head "$head" --epochs "$epochs" --train-subset "$train_subset"
-       --seed 1 --test-subset "$test_subset" --attacks clean,pgd20,cw,apgd --out "$out/store")
+       --seed 1 --test-subset "$test_subset" --attacks clean,fgsm,pgd20,cw,apgd --out "$out/store")
   echo "${cmd[*]}" | tee "$out/$method.command"
   "${cmd[@]}" >"$out/$method.json" 2>"$out/$method.log"
   grep -v '^step' "$out/$method.log" | tail -n 6
 done
 rm -rf "$out/bin"
 
-/usr/bin/python3 - "$out" "${list[@]}" <<'PY' | tee "$out/table.md"
-import json, sys
-out, methods = sys.argv[1], sys.argv[2:]
-print("| method | head | clean | PGD-20 | CW-∞ | APGD-CE | hard-pair share (PGD-20) | ECE before → after | train time |")
-print("|---|---|---|---|---|---|---|---|---|")
-for m in methods:
-    s = json.load(open(f"{out}/{m}.json"))
-    e = s["evaluation"]
-    acc = {a["name"]: a["accuracy"] for a in e["attacks"]}
-    head = "linear" if m == "standard" else "cosine"
-    c = e["calibration"]
-    print(f"| {m} | {head} | {e['clean']:.1%} | {acc['pgd20']:.1%} | {acc['cw']:.1%} | {acc['apgd']:.1%} | "
-          f"{e['hardPairShare']:.2f} | {c['eceBefore']:.1%} → {c['eceAfter']:.1%} | {s['trainSeconds']/60:.1f} min |")
-PY
+# The table (printed and written to table.md), report.json, the adversarial confusion heatmaps and
+# the training curves (PNG).
+dotnet build bench/Report -c Release -warnaserror -v quiet -nologo >/dev/null
+dotnet bench/Report/bin/Release/net10.0/HardPair.Bench.Report.dll "$out"

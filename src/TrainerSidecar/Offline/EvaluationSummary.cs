@@ -14,6 +14,7 @@ internal sealed record EvaluationSummary(
     int TestExamples,
     int ValidationExamples,
     double Clean,
+    long[][] CleanConfusion,
     IReadOnlyList<AttackSummary> Attacks,
     double? HardPairShare,
     string PairHardnessSource,
@@ -30,7 +31,8 @@ internal sealed record EvaluationSummary(
         report.TestExamples,
         report.ValidationExamples,
         report.Clean.Accuracy,
-        [.. report.Robust.Select(r => new AttackSummary(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy, r.Seconds))],
+        report.Clean.Confusion,
+        [.. report.Robust.Select(r => new AttackSummary(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy, r.Seconds, r.Confusion))],
         report.HardPairShare,
         report.PairHardnessSource,
         new CalibrationSummary(report.Temperature, report.EceBefore, report.EceAfter, report.CalibrationBins),
@@ -73,6 +75,7 @@ internal sealed record EvaluationSummary(
     }
 }
 
-internal sealed record AttackSummary(string Name, double Epsilon, int Steps, double StepSize, double Accuracy, double Seconds);
+/// <summary>One attack's result; <paramref name="Confusion"/>[true][predicted] counts the test images.</summary>
+internal sealed record AttackSummary(string Name, double Epsilon, int Steps, double StepSize, double Accuracy, double Seconds, long[][] Confusion);
 
 internal sealed record CalibrationSummary(double Temperature, double EceBefore, double EceAfter, int Bins);

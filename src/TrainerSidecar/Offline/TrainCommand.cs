@@ -72,8 +72,11 @@ internal static class TrainCommand
         torch.manual_seed(objectiveOptions.Seed);
         using var model = ModelRegistry.Create(architecture, train.ClassNames.Count, head);
         model.to(device);
+        // About 100 points over the run: enough for a curve, small enough for the JSON summary.
+        var stepsPerEpoch = (train.Count + training.BatchSize - 1) / training.BatchSize;
+        var history = new TrainingHistory(Math.Max(1, (int)Math.Ceiling(stepsPerEpoch * epochs / 100)), progress);
         var clock = Stopwatch.StartNew();
-        AdversarialTrainer.Train(model, TrainingObjectives.Create(method, objectiveOptions), train, training, device, progress, cancellationToken);
+        AdversarialTrainer.Train(model, TrainingObjectives.Create(method, objectiveOptions), train, training, device, history, cancellationToken);
         var trainSeconds = clock.Elapsed.TotalSeconds;
 
         progress.Report($"evaluating on {test.Count} test images: {string.Join(", ", attacks)}");
@@ -109,10 +112,10 @@ internal static class TrainCommand
         CheckpointReader.Verify(folder, published.Version);
         progress.Report($"published and verified {folder}");
 
-        var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), EvaluationSummary.From(folder, published, report));
+        var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), EvaluationSummary.From(folder, published, report), history.Points);
         output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));
         return OfflineCommands.Ok;
     }
 
-    private sealed record TrainSummary(string Checkpoint, string Version, string Method, double Epochs, int TrainExamples, double TrainSeconds, EvaluationSummary Evaluation);
+    private sealed record TrainSummary(string Checkpoint, string Version, string Method, double Epochs, int TrainExamples, double TrainSeconds, EvaluationSummary Evaluation, IReadOnlyList<TrainingHistoryPoint> History);
 }

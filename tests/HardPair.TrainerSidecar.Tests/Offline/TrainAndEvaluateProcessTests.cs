@@ -44,6 +44,16 @@ public sealed class TrainAndEvaluateProcessTests
         Assert.NotNull(manifest.Calibration);
         Assert.NotEqual(1.0, manifest.CalibrationTemperature);
 
+        // The summary carries what the robustness report plots: the training curve (4 steps, one
+        // window each here) and every attack's confusion, whose diagonal is its accuracy.
+        var history = summary.RootElement.GetProperty("history");
+        Assert.Equal([1, 2, 3, 4], history.EnumerateArray().Select(p => p.GetProperty("step").GetInt32()));
+        Assert.All(history.EnumerateArray(), p => Assert.True(double.IsFinite(p.GetProperty("robustLoss").GetDouble())));
+        var pgd = summary.RootElement.GetProperty("evaluation").GetProperty("attacks")[1];
+        var confusion = pgd.GetProperty("confusion").EnumerateArray().Select(row => row.EnumerateArray().Select(c => c.GetInt64()).ToArray()).ToArray();
+        Assert.Equal(200, confusion.Sum(row => row.Sum()));
+        Assert.Equal(manifest.Metrics.Robust[1].Accuracy, Enumerable.Range(0, 10).Sum(i => confusion[i][i]) / 200.0, 9);
+
         var evaluate = await ChildProcess.RunAsync(
             Executable,
             ["evaluate", "--checkpoint", store, "--test-subset", "200", "--attacks", "clean,pgd5", "--json", "--threads", "2"],
