@@ -1,0 +1,17 @@
+// Training throughput: HardPair's trainer against a PyTorch reference of the same network, batch,
+// objective, attack and thread count, each method in fresh processes, in one invocation.
+//
+//   dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll [--steps 20] [--rounds 2]
+using HardPair.Bench.Training;
+using HardPair.Shared.CommandLine;
+
+try
+{
+    var line = CommandArguments.Parse(args);
+    return line.Flag("worker") ? TrainingWorker.Run(line) : await TrainingBenchmark.RunAsync(line);
+}
+catch (UsageException e)
+{
+    Console.Error.WriteLine($"training bench: {e.Message}");
+    return 2;
+}
