@@ -31,7 +31,11 @@ public static class HotSwapBenchmark
             var client = new Classifier.ClassifierClient(service.Channel);
             var requests = Enumerable.Range(0, 256).Select(i => new ClassifyRequest { Image = new Image { Uint8Pixels = ByteString.CopyFrom(test.Image(i)), Shape = { 1, 28, 28 } } }).ToArray();
 
-            var steady = await LoadAsync(client, requests, TimeSpan.FromSeconds(5), swaps: null);
+            // Two steady phases: the second one shows how much resident memory load alone still
+            // adds, so that the swap phase's growth can be told apart from it.
+            await LoadAsync(client, requests, TimeSpan.FromSeconds(5), swaps: null);
+            var rssWarm = service.ResidentBytes();
+            var steady = await LoadAsync(client, requests, TimeSpan.FromSeconds(6), swaps: null);
             var rssBefore = service.ResidentBytes();
             var swapping = await LoadAsync(client, requests, TimeSpan.FromSeconds(6), swaps: async () =>
             {
@@ -41,10 +45,14 @@ public static class HotSwapBenchmark
                     await Task.Delay(250);
                 }
             });
-            // Three rounds of 100 swaps: growth that stops is the allocator's high-water mark,
-            // growth that goes on would be a leak.
+            // Five rounds of 100 swaps (no load): growth that stops is the allocator's high-water
+            // mark, growth that goes on would be a leak. Measured against two baselines: before
+            // any swap, and right before the hundreds (after the 20 swaps under load, which pay
+            // the first-swap costs: code paths run once, allocator arenas touched by load threads).
+            await Task.Delay(1000);
+            var rssBeforeHundreds = service.ResidentBytes();
             var rounds = new List<long>();
-            for (var round = 0; round < 3; round++)
+            for (var round = 0; round < 5; round++)
             {
                 for (var i = 0; i < 100; i++)
                 {
@@ -60,9 +68,10 @@ public static class HotSwapBenchmark
             Console.WriteLine(string.Create(C, $"{"phase",-22} {"req/s",8} {"p50 ms",8} {"p99 ms",8} {"failed",7}"));
             Console.WriteLine(string.Create(C, $"{"steady",-22} {steady.RequestsPerSecond,8:0} {steady.P50,8:0.00} {steady.P99,8:0.00} {steady.Failed,7}"));
             Console.WriteLine(string.Create(C, $"{"20 swaps under load",-22} {swapping.RequestsPerSecond,8:0} {swapping.P50,8:0.00} {swapping.P99,8:0.00} {swapping.Failed,7}"));
-            Console.WriteLine(string.Create(C, $"resident memory: {rssBefore / 1048576.0:0.0} MiB before, {rssAfter / 1048576.0:0.0} MiB after 100 more swaps ({(double)rssAfter / rssBefore - 1:+0.0%;-0.0%})"));
-            Console.WriteLine(string.Create(C, $"after 100 / 200 / 300 swaps: {string.Join(" / ", rounds.Select(r => (r / 1048576.0).ToString("0.0", C)))} MiB"));
-            var json = JsonSerializer.Serialize(new { date = DateTime.UtcNow, steady, swapping, rssBefore, rssAfter, rssAfterRounds = rounds }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
+            Console.WriteLine(string.Create(C, $"resident memory: {Mib(rssWarm)} MiB after 5 s of load, {Mib(rssBefore)} MiB after 6 s more (before any swap), {Mib(rssBeforeHundreds)} MiB after the 20 swaps under load"));
+            Console.WriteLine(string.Create(C, $"after 100 / 200 / 300 / 400 / 500 more swaps: {string.Join(" / ", rounds.Select(Mib))} MiB"));
+            Console.WriteLine(string.Create(C, $"100 swaps vs right before them: {(double)rssAfter / rssBeforeHundreds - 1:+0.0%;-0.0%}; vs before any swap: {(double)rssAfter / rssBefore - 1:+0.0%;-0.0%}; 500 vs 100: {(double)rounds[^1] / rssAfter - 1:+0.0%;-0.0%}"));
+            var json = JsonSerializer.Serialize(new { date = DateTime.UtcNow, steady, swapping, rssWarm, rssBefore, rssBeforeHundreds, rssAfter, rssAfterRounds = rounds }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
             await File.WriteAllTextAsync(Path.Combine(output, "hot-swap.json"), json);
             Console.WriteLine($"\nwritten {Path.Combine(output, "hot-swap.json")}");
             return swapping.Failed == 0 ? 0 : 1;
@@ -72,6 +81,8 @@ public static class HotSwapBenchmark
             Directory.Delete(store, recursive: true);
         }
     }
+
+    private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.0", C);
 
     private static string[] SeedTwoVersions(string bootstrap, string store)
     {

@@ -52,7 +52,7 @@ public sealed class CandidateVerifier(TimeProvider time)
     {
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
-        var generator = new Generator(17);
+        using var generator = new Generator(17);
         var batch = torch.cat(
             [
                 torch.zeros([1, shape.Channels, shape.Height, shape.Width]),

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Security.Cryptography;
 using System.Text.Json;
 using HardPair.Shared.Models;
@@ -18,8 +19,16 @@ public static class CheckpointReader
     public static CheckpointManifest Verify(string folder, string? expectedVersion = null)
     {
         var manifest = ReadManifest(folder, expectedVersion);
-        VerifyWeights(folder, manifest, ReadWeights(folder, manifest));
-        return manifest;
+        var weights = ReadWeights(folder, manifest);
+        try
+        {
+            VerifyWeights(folder, manifest, weights);
+            return manifest;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(weights.Array!);
+        }
     }
 
     /// <summary>Verifies the folder and loads its network in eval mode on <paramref name="device"/> (CPU when null).</summary>
@@ -27,13 +36,24 @@ public static class CheckpointReader
     {
         var manifest = ReadManifest(folder, expectedVersion);
         var weights = ReadWeights(folder, manifest);
-        VerifyWeights(folder, manifest, weights);
+        try
+        {
+            VerifyWeights(folder, manifest, weights);
+            return Build(folder, manifest, weights, device);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(weights.Array!);
+        }
+    }
 
+    private static LoadedCheckpoint Build(string folder, CheckpointManifest manifest, ArraySegment<byte> weights, Device? device)
+    {
         var head = Enum.Parse<ClassifierHeadKind>(manifest.Head, ignoreCase: true);
         var model = ModelRegistry.Create(manifest.Architecture, manifest.ClassNames.Length, head);
         try
         {
-            using (var stream = new MemoryStream(weights, writable: false))
+            using (var stream = new MemoryStream(weights.Array!, weights.Offset, weights.Count, writable: false))
             {
                 model.load(stream, strict: true);
             }
@@ -150,7 +170,11 @@ public static class CheckpointReader
         }
     }
 
-    private static byte[] ReadWeights(string folder, CheckpointManifest manifest)
+    /// <summary>
+    /// The weights file into a pooled buffer (callers return it): a service that verifies a
+    /// candidate on every swap would otherwise leave a large-object-heap array behind each time.
+    /// </summary>
+    private static ArraySegment<byte> ReadWeights(string folder, CheckpointManifest manifest)
     {
         var path = Path.Combine(folder, CheckpointFiles.Weights);
         if (!File.Exists(path))
@@ -164,16 +188,32 @@ public static class CheckpointReader
             throw new CheckpointException(folder, $"{CheckpointFiles.Weights} is {length} bytes but the manifest says {manifest.WeightsBytes} (truncated or replaced)");
         }
 
-        return File.ReadAllBytes(path);
-    }
-
-    private static void VerifyWeights(string folder, CheckpointManifest manifest, byte[] weights)
-    {
-        if (weights.LongLength != manifest.WeightsBytes)
+        if (length > Array.MaxLength)
         {
-            throw new CheckpointException(folder, $"{CheckpointFiles.Weights} changed while being read");
+            throw new CheckpointException(folder, $"{CheckpointFiles.Weights} is {length} bytes, more than one buffer holds");
         }
 
+        var buffer = ArrayPool<byte>.Shared.Rent((int)length);
+        try
+        {
+            using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, bufferSize: 1, FileOptions.SequentialScan);
+            var read = stream.ReadAtLeast(buffer.AsSpan(0, (int)length), (int)length, throwOnEndOfStream: false);
+            if (read != length || stream.ReadByte() != -1)
+            {
+                throw new CheckpointException(folder, $"{CheckpointFiles.Weights} changed while being read");
+            }
+
+            return new ArraySegment<byte>(buffer, 0, (int)length);
+        }
+        catch
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            throw;
+        }
+    }
+
+    private static void VerifyWeights(string folder, CheckpointManifest manifest, ArraySegment<byte> weights)
+    {
         var digest = Convert.ToHexStringLower(SHA256.HashData(weights));
         if (digest != manifest.WeightsSha256)
         {
