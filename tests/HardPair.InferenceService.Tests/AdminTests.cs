@@ -98,6 +98,45 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
     }
 
     [Fact]
+    public async Task SignedDeployment_ServesOnlyCheckpointsSignedWithItsKey()
+    {
+        const string key = "shared-by-trainer-and-inference-0123456789";
+        var serving = Sign(checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa"), key);
+        await using var host = await InferenceSettings.StartServingAsync(store.Path, new Dictionary<string, string?> { ["Checkpoints:SigningKey"] = key });
+        var admin = AdminClient(host.Channel);
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        // Written by someone who can reach the volume but has not got the key.
+        var unsigned = checkpoint.CopyInto(store.Path, "v20260202T000000000Z-bbbbbbbb");
+        var forged = Sign(checkpoint.CopyInto(store.Path, "v20260303T000000000Z-cccccccc"), new string('k', 40));
+        foreach (var version in new[] { unsigned, forged })
+        {
+            await admin.NotifyCheckpointAsync(new NotifyCheckpointRequest { Version = version }, cancellationToken: TestContext.Current);
+        }
+
+        var models = (await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current)).Models.ToDictionary(m => m.Version);
+        Assert.Equal(ModelState.Refused, models[unsigned].State);
+        Assert.Contains("manifest.sig is missing", models[unsigned].Detail, StringComparison.Ordinal);
+        Assert.Equal(ModelState.Refused, models[forged].State);
+        Assert.Contains("not signed with this deployment's key", models[forged].Detail, StringComparison.Ordinal);
+        Assert.Equal(serving, (await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 1) }, cancellationToken: TestContext.Current)).ModelVersion);
+
+        var signed = Sign(checkpoint.CopyInto(store.Path, "v20260404T000000000Z-dddddddd"), key);
+        var notified = await admin.NotifyCheckpointAsync(new NotifyCheckpointRequest { Version = signed }, cancellationToken: TestContext.Current);
+        Assert.Equal(signed, notified.ServingVersion);
+    }
+
+    /// <summary>What the trainer writes beside a manifest when it signs: the hex HMAC-SHA256 of the manifest's bytes.</summary>
+    private string Sign(string version, string key)
+    {
+        var folder = Path.Combine(store.Path, version);
+        var manifest = File.ReadAllBytes(Path.Combine(folder, CheckpointFiles.Manifest));
+        var signature = System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(key), manifest);
+        File.WriteAllText(Path.Combine(folder, CheckpointFiles.Signature), Convert.ToHexStringLower(signature));
+        return version;
+    }
+
+    [Fact]
     public async Task NewCheckpointInTheStore_IsFoundWithoutANotification()
     {
         checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");

@@ -27,7 +27,11 @@ public static class InferenceServiceExtensions
         builder.AddBearerTokenAuthentication(AdminSection);
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new CheckpointStore(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => CheckpointSigning.From(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value));
+        services.AddSingleton(sp => new CheckpointStore(
+            sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<CheckpointSigning>()));
         services.AddSingleton<ModelHost>();
         services.AddSingleton<CandidateVerifier>();
         services.AddSingleton<ModelCatalog>();

@@ -9,15 +9,16 @@ namespace HardPair.InferenceService.Models;
 
 /// <summary>
 /// Turns a checkpoint folder into a servable model, or refuses it with a reason: the reader
-/// checks the digest, architecture, head and output shape; then a canary batch (black, white and
-/// noise images) must give finite outputs of the right shape.
+/// checks the signature (when the deployment signs), digest, architecture, head and output
+/// shape; then a canary batch (black, white and noise images) must give finite outputs of the
+/// right shape.
 /// </summary>
-public sealed class CandidateVerifier(TimeProvider time)
+public sealed class CandidateVerifier(TimeProvider time, CheckpointSigning signing)
 {
     public ServingModel Load(string folder, string version)
     {
         var device = TorchRuntime.Device;
-        var loaded = CheckpointReader.Load(folder, device, version);
+        var loaded = CheckpointReader.Load(folder, device, version, signing);
         try
         {
             var manifest = loaded.Manifest;

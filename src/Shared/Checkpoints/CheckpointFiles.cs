@@ -9,6 +9,9 @@ public static class CheckpointFiles
     public const string Weights = "model.bin";
     public const string Manifest = "manifest.json";
 
+    /// <summary>HMAC-SHA256 of the manifest's bytes, hex; present when the store signs (<see cref="CheckpointSigning"/>).</summary>
+    public const string Signature = "manifest.sig";
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         WriteIndented = true,

@@ -15,10 +15,10 @@ namespace HardPair.Shared.Checkpoints;
 /// </summary>
 public static class CheckpointReader
 {
-    /// <summary>Reads and checks the manifest, and checks the weights' size and digest.</summary>
-    public static CheckpointManifest Verify(string folder, string? expectedVersion = null)
+    /// <summary>Reads and checks the manifest (and its signature when <paramref name="signing"/> is on), and checks the weights' size and digest.</summary>
+    public static CheckpointManifest Verify(string folder, string? expectedVersion = null, CheckpointSigning? signing = null)
     {
-        var manifest = ReadManifest(folder, expectedVersion);
+        var manifest = ReadManifest(folder, expectedVersion, signing);
         var weights = ReadWeights(folder, manifest);
         try
         {
@@ -32,9 +32,9 @@ public static class CheckpointReader
     }
 
     /// <summary>Verifies the folder and loads its network in eval mode on <paramref name="device"/> (CPU when null).</summary>
-    public static LoadedCheckpoint Load(string folder, Device? device = null, string? expectedVersion = null)
+    public static LoadedCheckpoint Load(string folder, Device? device = null, string? expectedVersion = null, CheckpointSigning? signing = null)
     {
-        var manifest = ReadManifest(folder, expectedVersion);
+        var manifest = ReadManifest(folder, expectedVersion, signing);
         var weights = ReadWeights(folder, manifest);
         try
         {
@@ -79,8 +79,11 @@ public static class CheckpointReader
         }
     }
 
-    /// <summary>Reads <c>manifest.json</c> and checks it is complete and self-consistent.</summary>
-    public static CheckpointManifest ReadManifest(string folder, string? expectedVersion = null)
+    /// <summary>
+    /// Reads <c>manifest.json</c>, checks its signature over the very bytes read (when
+    /// <paramref name="signing"/> is on), then that it is complete and self-consistent.
+    /// </summary>
+    public static CheckpointManifest ReadManifest(string folder, string? expectedVersion = null, CheckpointSigning? signing = null)
     {
         var path = Path.Combine(folder, CheckpointFiles.Manifest);
         if (!File.Exists(path))
@@ -91,7 +94,9 @@ public static class CheckpointReader
         CheckpointManifest? manifest;
         try
         {
-            manifest = JsonSerializer.Deserialize<CheckpointManifest>(File.ReadAllBytes(path), CheckpointFiles.Json);
+            var bytes = File.ReadAllBytes(path);
+            (signing ?? CheckpointSigning.None).Check(folder, bytes);
+            manifest = JsonSerializer.Deserialize<CheckpointManifest>(bytes, CheckpointFiles.Json);
         }
         catch (JsonException ex)
         {

@@ -19,15 +19,19 @@ public sealed class CheckpointStore
 
     private readonly TimeProvider time;
 
-    public CheckpointStore(string root, TimeProvider time)
+    /// <param name="signing">Signs what is published and requires every version read to verify; <see cref="CheckpointSigning.None"/> when null.</param>
+    public CheckpointStore(string root, TimeProvider time, CheckpointSigning? signing = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(root);
         ArgumentNullException.ThrowIfNull(time);
         Root = Path.GetFullPath(root);
         this.time = time;
+        Signing = signing ?? CheckpointSigning.None;
     }
 
     public string Root { get; }
+
+    public CheckpointSigning Signing { get; }
 
     /// <summary>
     /// Publishes <paramref name="model"/> with <paramref name="draft"/>'s metadata as a new
@@ -76,7 +80,9 @@ public sealed class CheckpointStore
     /// <summary>
     /// When the store holds no valid checkpoint, copies every verified checkpoint of
     /// <paramref name="source"/> in (staged, flushed and renamed, like a publish); returns the
-    /// versions copied. A store that already has a valid checkpoint is left alone.
+    /// versions copied. A store that already has a valid checkpoint is left alone. The source is
+    /// trusted content (the image's bootstrap folder): its checkpoints need no signature, and the
+    /// copies are signed with this store's key.
     /// </summary>
     public IReadOnlyList<string> SeedFrom(string source)
     {
@@ -107,6 +113,11 @@ public sealed class CheckpointStore
         {
             DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Weights), weights);
             DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Manifest), manifest);
+            if (Signing.Sign(manifest) is { } signature)
+            {
+                DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Signature), signature);
+            }
+
             DurableFiles.FlushDirectory(staging);
             Directory.Move(staging, Path.Combine(Root, version));
             DurableFiles.FlushDirectory(Root);
@@ -138,8 +149,8 @@ public sealed class CheckpointStore
             try
             {
                 var manifest = verifyWeights
-                    ? CheckpointReader.Verify(folder, name)
-                    : CheckpointReader.ReadManifest(folder, name);
+                    ? CheckpointReader.Verify(folder, name, Signing)
+                    : CheckpointReader.ReadManifest(folder, name, Signing);
                 entries.Add(new StoredCheckpoint(name, folder, manifest, null));
             }
             catch (CheckpointException ex)
@@ -159,7 +170,7 @@ public sealed class CheckpointStore
         {
             try
             {
-                CheckpointReader.Verify(entry.Folder, entry.Version);
+                CheckpointReader.Verify(entry.Folder, entry.Version, Signing);
                 return entry;
             }
             catch (CheckpointException)
@@ -186,7 +197,7 @@ public sealed class CheckpointStore
             throw new CheckpointException(version, $"no such version in {Root}");
         }
 
-        return CheckpointReader.Load(folder, device, version);
+        return CheckpointReader.Load(folder, device, version, Signing);
     }
 
     /// <summary>

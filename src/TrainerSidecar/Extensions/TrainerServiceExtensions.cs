@@ -33,7 +33,11 @@ public static class TrainerServiceExtensions
         builder.AddValidatedOptions<DataOptions>(DataOptions.SectionName);
 
         services.AddSingleton(TimeProvider.System);
-        services.AddSingleton(sp => new CheckpointStore(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path, sp.GetRequiredService<TimeProvider>()));
+        services.AddSingleton(sp => CheckpointSigning.From(sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value));
+        services.AddSingleton(sp => new CheckpointStore(
+            sp.GetRequiredService<IOptions<CheckpointStoreOptions>>().Value.Path,
+            sp.GetRequiredService<TimeProvider>(),
+            sp.GetRequiredService<CheckpointSigning>()));
         services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath));
         services.AddSingleton(sp => new FeedbackLog(
             Path.Combine(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath, "feedback"),

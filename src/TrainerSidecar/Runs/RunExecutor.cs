@@ -102,10 +102,10 @@ public sealed partial class RunExecutor(
             }
         }, serving is null ? "training from scratch" : $"fine-tuning {serving.Version}");
 
-        using var servingModel = serving is null ? null : CheckpointReader.Load(serving.Folder, device, serving.Version);
+        using var servingModel = serving is null ? null : checkpoints.Load(serving.Version, device);
         using var model = servingModel is null
             ? ModelRegistry.Create(SmallCnn.ArchitectureName, data.ClassNames.Count, ClassifierHeadKind.Cosine)
-            : CheckpointReader.Load(servingModel.Folder, device, serving!.Version).Model;
+            : checkpoints.Load(serving!.Version, device).Model;
         model.to(device);
         var throttle = new DutyCycle(options.DutyCycle);
         var progress = new Progress(this, id, throttle);
