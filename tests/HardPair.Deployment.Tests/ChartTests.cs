@@ -5,7 +5,7 @@ namespace HardPair.Deployment.Tests;
 
 public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
 {
-    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml"];
+    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml"];
 
     [Fact]
     public void Defaults_RenderOnePodWithBothContainers_SharingTheCheckpointVolume()
@@ -13,7 +13,7 @@ public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRendere
         var rendering = chart.Render();
 
         Assert.Equal(
-            ["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Service", "ServiceAccount"],
+            ["ConfigMap", "Deployment", "PodDisruptionBudget", "Secret", "Secret", "Service", "ServiceAccount"],
             rendering.Manifests.Select(m => m.Kind).Order());
         var deployment = rendering.Single("Deployment");
         var containers = deployment.List("spec.template.spec.containers");
@@ -60,8 +60,31 @@ public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRendere
         var secretName = values == "existing.yaml" ? "hardpair-admin" : "demo-hardpair-token";
         var tokenVolume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().Single(v => (string)v["name"] == "token");
         Assert.Equal(secretName, Manifest.Get(tokenVolume, "secret.secretName"));
-        Assert.Equal(values == "existing.yaml" ? 0 : 1, rendering.OfKind("Secret").Count());
+        var signing = values != "unsigned.yaml";
+        Assert.Equal(values == "existing.yaml" ? 0 : signing ? 2 : 1, rendering.OfKind("Secret").Count());
         Assert.All(containers, c => Assert.Contains(((List<object>)c["env"]).Cast<Dictionary<object, object>>(), e => ((string)e["name"]).EndsWith("__TokenFile", StringComparison.Ordinal)));
+
+
+        // Checkpoint signing (on unless turned off): both containers read the same key file from
+        // the signing Secret, so only the trainer's checkpoints are served.
+        var signingVolume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().SingleOrDefault(v => (string)v["name"] == "signing-key");
+        Assert.Equal(signing, signingVolume is not null);
+        if (signingVolume is not null)
+        {
+            Assert.Equal(values == "existing.yaml" ? "hardpair-signing" : "demo-hardpair-signing", Manifest.Get(signingVolume, "secret.secretName"));
+        }
+
+        foreach (var container in containers)
+        {
+            var keyFile = ((List<object>)container["env"]).Cast<Dictionary<object, object>>().SingleOrDefault(e => (string)e["name"] == "Checkpoints__SigningKeyFile");
+            var mount = ((List<object>)container["volumeMounts"]).Cast<Dictionary<object, object>>().SingleOrDefault(m => (string)m["name"] == "signing-key");
+            Assert.Equal(signing, keyFile is not null);
+            Assert.Equal(signing, mount is not null);
+            if (keyFile is not null && mount is not null)
+            {
+                Assert.StartsWith((string)mount["mountPath"] + "/", (string)keyFile["value"], StringComparison.Ordinal);
+            }
+        }
 
         var service = rendering.OfKind("Service").Single(s => s.Name == "demo-hardpair");
         Assert.DoesNotContain(service.List("spec.ports"), p => (string)p["name"] == "admin");

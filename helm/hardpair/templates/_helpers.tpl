@@ -63,3 +63,8 @@ runAsNonRoot: true
 capabilities:
   drop: [ALL]
 {{- end -}}
+
+{{/* The Secret holding the checkpoint signing key (key `signing-key`). */}}
+{{- define "hardpair.signingSecretName" -}}
+{{- default (printf "%s-signing" (include "hardpair.fullname" .)) .Values.checkpointSigning.existingSecret -}}
+{{- end -}}
