@@ -1,3 +1,4 @@
+using HardPair.InferenceService.Admission;
 using HardPair.InferenceService.Batching;
 using HardPair.InferenceService.Health;
 using HardPair.InferenceService.Models;
@@ -24,6 +25,7 @@ public static class InferenceServiceExtensions
         builder.AddValidatedOptions<CheckpointStoreOptions>(CheckpointStoreOptions.SectionName);
         builder.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddValidatedOptions<SidecarOptions>(SidecarOptions.SectionName);
+        builder.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.SectionName);
         builder.AddBearerTokenAuthentication(AdminSection);
 
         services.AddSingleton(TimeProvider.System);
@@ -37,6 +39,7 @@ public static class InferenceServiceExtensions
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<InferenceMetrics>();
         services.AddSingleton<RobustnessProber>();
+        services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<SidecarForwarder>();
         services.AddResiliencePipeline(SidecarForwarder.PipelineName, (pipeline, context) =>
             SidecarForwarder.ConfigurePipeline(pipeline, context.ServiceProvider.GetRequiredService<IOptions<SidecarOptions>>().Value));
@@ -47,9 +50,11 @@ public static class InferenceServiceExtensions
 
         builder.AddMetricsExport(InferenceMetrics.MeterName);
 
-        // A generous transport cap: anything below it that is still too big for the model is an
-        // INVALID_ARGUMENT naming the field; only beyond it does gRPC itself say RESOURCE_EXHAUSTED.
-        services.AddGrpc(options => options.MaxReceiveMessageSize = 64 * 1024 * 1024)
+        // A generous transport cap (Inference:MaxMessageBytes): anything below it that is still too
+        // big for the model is an INVALID_ARGUMENT naming the field; only beyond it does gRPC itself
+        // say RESOURCE_EXHAUSTED.
+        var maxMessageBytes = builder.Configuration.GetSection(InferenceOptions.SectionName).Get<InferenceOptions>()?.MaxMessageBytes ?? new InferenceOptions().MaxMessageBytes;
+        services.AddGrpc(options => options.MaxReceiveMessageSize = maxMessageBytes)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
         services.AddGrpcReflection();
         // "liveness" is SERVING while the process answers (Kubernetes liveness and startup probes);

@@ -15,6 +15,7 @@ public sealed class InferenceMetrics
     private readonly Counter<long> swaps;
     private readonly Counter<long> refusals;
     private readonly Counter<long> ambiguous;
+    private readonly Counter<long> rateLimited;
     private string version = "";
 
     public InferenceMetrics(IMeterFactory meters)
@@ -28,6 +29,7 @@ public sealed class InferenceMetrics
         swaps = meter.CreateCounter<long>("hardpair.inference.swaps", "{swap}", "Model swaps");
         refusals = meter.CreateCounter<long>("hardpair.inference.rejected_candidates", "{checkpoint}", "Checkpoints refused at verification");
         ambiguous = meter.CreateCounter<long>("hardpair.inference.ambiguous", "{response}", "Responses flagged ambiguous, by class pair");
+        rateLimited = meter.CreateCounter<long>("hardpair.inference.rate_limited", "{call}", "Calls refused by the per-client rate limit");
         meter.CreateObservableGauge("hardpair.inference.model", () => new Measurement<int>(version.Length == 0 ? 0 : 1, new KeyValuePair<string, object?>("version", version)), "1", "1 with the serving version as a tag");
     }
 
@@ -55,6 +57,8 @@ public sealed class InferenceMetrics
     }
 
     public void CandidateRefused() => refusals.Add(1);
+
+    public void RateLimited() => rateLimited.Add(1);
 
     public void Ambiguous(string first, string second) =>
         ambiguous.Add(1, new TagList { { "pair", string.CompareOrdinal(first, second) < 0 ? $"{first}|{second}" : $"{second}|{first}" } });

@@ -7,6 +7,13 @@ public sealed class InferenceOptions
 {
     public const string SectionName = "Inference";
 
+    /// <summary>
+    /// Largest gRPC message accepted (bytes). Beyond it gRPC answers RESOURCE_EXHAUSTED before
+    /// the message is parsed; below it an image too big for the model is INVALID_ARGUMENT.
+    /// </summary>
+    [Range(1024, 256 * 1024 * 1024)]
+    public int MaxMessageBytes { get; set; } = 64 * 1024 * 1024;
+
     /// <summary>Largest batch one forward pass takes.</summary>
     [Range(1, 4096)]
     public int MaxBatchSize { get; set; } = 64;

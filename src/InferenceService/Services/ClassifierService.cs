@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
+using HardPair.InferenceService.Admission;
 using HardPair.InferenceService.Batching;
 using HardPair.InferenceService.Input;
 using HardPair.InferenceService.Models;
@@ -12,7 +13,7 @@ using Microsoft.Extensions.Options;
 namespace HardPair.InferenceService.Services;
 
 /// <summary>Classify, ClassifyBatch, ClassifyStream and GetModelInfo: validate, queue, answer with signals.</summary>
-public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, RobustnessProber prober, InferenceMetrics metrics, IOptions<InferenceOptions> options) : Classifier.ClassifierBase
+public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, RobustnessProber prober, ClientRateLimiter rateLimiter, InferenceMetrics metrics, IOptions<InferenceOptions> options) : Classifier.ClassifierBase
 {
     private readonly InferenceOptions settings = options.Value;
 
@@ -29,6 +30,8 @@ public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, 
                 violations.Add("requests", $"must hold 1 to {settings.MaxRequestsPerBatchCall} requests, not {request.Requests.Count}");
                 violations.ThrowIfAny();
             }
+
+            rateLimiter.Admit(context, request.Requests.Count);
 
             var inputs = request.Requests.Select((r, i) => Validate(r, model, $"requests[{i}].", violations)).ToList();
             violations.ThrowIfAny();
@@ -50,6 +53,7 @@ public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, 
 
     private async Task<ClassifyResponse> ClassifyOneAsync(ClassifyRequest request, string prefix, ServerCallContext context)
     {
+        rateLimiter.Admit(context, 1);
         var model = CurrentModel();
         var violations = new RequestViolations();
         var pixels = Validate(request, model, prefix, violations);

@@ -1,0 +1,84 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Grpc.Core;
+using HardPair.InferenceService.Models;
+using HardPair.InferenceService.Options;
+using Microsoft.Extensions.Options;
+
+namespace HardPair.InferenceService.Admission;
+
+/// <summary>
+/// Admits classification work per client: a token bucket of images for each client identity, so
+/// one caller that floods the service is refused (RESOURCE_EXHAUSTED with a retry pushback)
+/// before its work reaches the batcher, and the others are served as before. Idle buckets are
+/// dropped by the partitioned limiter, so the number of clients seen does not grow memory.
+/// </summary>
+public sealed class ClientRateLimiter : IDisposable
+{
+    /// <summary>The standard gRPC trailer telling a client how long to wait before retrying.</summary>
+    public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
+
+    private readonly RateLimitOptions options;
+    private readonly InferenceMetrics metrics;
+    private readonly PartitionedRateLimiter<string>? limiter;
+
+    public ClientRateLimiter(IOptions<RateLimitOptions> options, InferenceMetrics metrics)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        this.options = options.Value;
+        this.metrics = metrics;
+        if (this.options.Enabled)
+        {
+            // Refilled about ten times a second, in whole tokens, at exactly the configured rate.
+            var burst = this.options.Burst;
+            var tokensPerPeriod = Math.Max(1, this.options.ImagesPerSecond / 10);
+            var period = TimeSpan.FromSeconds((double)tokensPerPeriod / this.options.ImagesPerSecond);
+            limiter = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
+            {
+                TokenLimit = burst,
+                TokensPerPeriod = tokensPerPeriod,
+                ReplenishmentPeriod = period,
+                QueueLimit = 0,
+                AutoReplenishment = true,
+            }));
+        }
+    }
+
+    /// <summary>Takes <paramref name="images"/> permits for the calling client or refuses the call.</summary>
+    public void Admit(ServerCallContext context, int images)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+        if (limiter is null)
+        {
+            return;
+        }
+
+        var client = ClientIdentity(context);
+        // A call larger than the bucket could never be admitted; it costs the whole bucket instead.
+        using var lease = limiter.AttemptAcquire(client, Math.Min(images, options.Burst));
+        if (lease.IsAcquired)
+        {
+            return;
+        }
+
+        metrics.RateLimited();
+        var wait = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMilliseconds(100);
+        var waitMs = Math.Max(1, (int)Math.Ceiling(wait.TotalMilliseconds));
+        throw new RpcException(
+            new Status(StatusCode.ResourceExhausted, string.Create(
+                CultureInfo.InvariantCulture,
+                $"rate limit: this client may classify {options.ImagesPerSecond} images/s (bursts of {options.Burst}); retry in {waitMs} ms")),
+            new Metadata { { RetryPushbackTrailer, waitMs.ToString(CultureInfo.InvariantCulture) } });
+    }
+
+    /// <summary>The client certificate's subject under mutual TLS, else the peer's IP address.</summary>
+    internal static string ClientIdentity(ServerCallContext context)
+    {
+        var connection = context.GetHttpContext().Connection;
+        return connection.ClientCertificate is { } certificate
+            ? "cert:" + certificate.Subject
+            : "ip:" + (connection.RemoteIpAddress?.ToString() ?? context.Peer);
+    }
+
+    public void Dispose() => limiter?.Dispose();
+}
