@@ -15,13 +15,17 @@ public sealed class Stack : IAsyncDisposable
     public const string Token = "end-to-end-token-0123456789";
     private static readonly TimeSpan Startup = TimeSpan.FromMinutes(1);
 
-    private Stack(TempDirectory root, Uri inferenceAddress, Uri sidecarAddress, IReadOnlyDictionary<string, string?> trainerSettings)
+    private Stack(TempDirectory root, Uri inferenceAddress, Uri sidecarAddress, IReadOnlyDictionary<string, string?> trainerSettings, TestCertificates? tls)
     {
         Root = root;
         InferenceAddress = inferenceAddress;
         SidecarAddress = sidecarAddress;
         TrainerSettings = trainerSettings;
+        Tls = tls;
     }
+
+    /// <summary>When set, both processes serve https with mutual TLS and call each other through it.</summary>
+    public TestCertificates? Tls { get; }
 
     public TempDirectory Root { get; }
 
@@ -42,7 +46,7 @@ public sealed class Stack : IAsyncDisposable
     public static string BootstrapVersion => Path.GetFileName(Directory.GetDirectories(Path.Combine(RepositoryRoot, "models", "bootstrap"))[0]);
 
     /// <summary>A stack whose store holds the bootstrap checkpoint; nothing started yet.</summary>
-    public static Stack Create(IReadOnlyDictionary<string, string?>? trainerOverrides = null)
+    public static Stack Create(IReadOnlyDictionary<string, string?>? trainerOverrides = null, bool mutualTls = false)
     {
         var root = new TempDirectory();
         Directory.CreateDirectory(root.Combine("store"));
@@ -73,11 +77,13 @@ public sealed class Stack : IAsyncDisposable
             settings[key] = value;
         }
 
+        var scheme = mutualTls ? "https" : "http";
         return new Stack(
             root,
-            new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}"),
-            new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}"),
-            settings);
+            new Uri($"{scheme}://127.0.0.1:{ServiceProcess.FreePort()}"),
+            new Uri($"{scheme}://127.0.0.1:{ServiceProcess.FreePort()}"),
+            settings,
+            mutualTls ? TestCertificates.Create(root.Combine("tls")) : null);
     }
 
     public async Task StartInferenceAsync(CancellationToken cancellationToken)
@@ -93,8 +99,9 @@ public sealed class Stack : IAsyncDisposable
             "--Inference:PollInterval", "00:00:01",
             "--Torch:Threads", "1",
             "--Torch:Device", "cpu",
+            .. TlsArguments(),
         ];
-        Inference = await ServiceProcess.StartAsync(Executables.Path("InferenceService", "HardPair.InferenceService"), args, Startup, cancellationToken, InferenceAddress);
+        Inference = await ServiceProcess.StartAsync(Executables.Path("InferenceService", "HardPair.InferenceService"), args, Startup, cancellationToken, InferenceAddress, ClientHandler());
     }
 
     public async Task StartSidecarAsync(CancellationToken cancellationToken)
@@ -109,9 +116,21 @@ public sealed class Stack : IAsyncDisposable
             "--Notify:Token", Token,
             "--Torch:Device", "cpu",
             .. TrainerSettings.SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
+            .. TlsArguments(),
         ];
-        Sidecar = await ServiceProcess.StartAsync(Executables.Path("TrainerSidecar", "HardPair.TrainerSidecar"), args, Startup, cancellationToken, SidecarAddress);
+        Sidecar = await ServiceProcess.StartAsync(Executables.Path("TrainerSidecar", "HardPair.TrainerSidecar"), args, Startup, cancellationToken, SidecarAddress, ClientHandler());
     }
+
+    /// <summary>The handler of a legitimate client: trusts the test CA and presents the client certificate.</summary>
+    public HttpMessageHandler? ClientHandler() => Tls?.Handler(Tls.ClientCertificatePath, Tls.ClientKeyPath);
+
+    private string[] TlsArguments() => Tls is null ? [] :
+    [
+        "--Tls:CertificatePath", Tls.ServerCertificatePath,
+        "--Tls:KeyPath", Tls.ServerKeyPath,
+        "--Tls:CaPath", Tls.CaPath,
+        "--Tls:RequireClientCertificate", "true",
+    ];
 
     public Classifier.ClassifierClient Classifier() => new(Inference!.Channel);
 

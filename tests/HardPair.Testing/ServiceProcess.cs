@@ -16,11 +16,11 @@ public sealed class ServiceProcess : IAsyncDisposable
     private readonly Process process;
     private readonly StringBuilder output = new();
 
-    private ServiceProcess(Process process, Uri address)
+    private ServiceProcess(Process process, Uri address, HttpMessageHandler? handler)
     {
         this.process = process;
         Address = address;
-        Channel = GrpcChannel.ForAddress(address);
+        Channel = GrpcChannel.ForAddress(address, new GrpcChannelOptions { HttpHandler = handler, DisposeHttpClient = true });
     }
 
     public Uri Address { get; }
@@ -41,8 +41,12 @@ public sealed class ServiceProcess : IAsyncDisposable
 
     public bool HasExited => process.HasExited;
 
-    /// <summary>Starts the host on <paramref name="address"/> (a free loopback port when null).</summary>
-    public static async Task<ServiceProcess> StartAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, Uri? address = null)
+    /// <summary>
+    /// Starts the host on <paramref name="address"/> (a free loopback port when null); the
+    /// <see cref="Channel"/> (also used to wait for SERVING) goes through <paramref name="handler"/>
+    /// when given (TLS trust, client certificates).
+    /// </summary>
+    public static async Task<ServiceProcess> StartAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, Uri? address = null, HttpMessageHandler? handler = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         address ??= new Uri($"http://127.0.0.1:{FreePort()}");
@@ -64,7 +68,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
 
         var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {assemblyName}");
-        var service = new ServiceProcess(process, address);
+        var service = new ServiceProcess(process, address, handler);
         process.OutputDataReceived += (_, e) => service.Append(e.Data);
         process.ErrorDataReceived += (_, e) => service.Append(e.Data);
         process.BeginOutputReadLine();

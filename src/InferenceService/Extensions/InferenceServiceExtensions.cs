@@ -22,6 +22,7 @@ public static class InferenceServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddTorchRuntime(builder.Configuration);
+        builder.AddTransportSecurity();
         builder.AddValidatedOptions<CheckpointStoreOptions>(CheckpointStoreOptions.SectionName);
         builder.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddValidatedOptions<SidecarOptions>(SidecarOptions.SectionName);

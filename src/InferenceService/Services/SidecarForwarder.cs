@@ -2,6 +2,7 @@ using Grpc.Core;
 using Grpc.Net.Client;
 using HardPair.InferenceService.Options;
 using HardPair.Protos.V1;
+using HardPair.Shared.Hosting;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;
@@ -25,13 +26,16 @@ public sealed class SidecarForwarder : IDisposable
     private readonly ResiliencePipeline pipeline;
     private readonly Metadata headers;
 
-    public SidecarForwarder(IOptions<SidecarOptions> options, ResiliencePipelineProvider<string> pipelines)
+    public SidecarForwarder(IOptions<SidecarOptions> options, IOptions<TlsOptions> tls, ResiliencePipelineProvider<string> pipelines)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tls);
         ArgumentNullException.ThrowIfNull(pipelines);
-        // Reconnect soon after the sidecar comes back (a restart is the common outage).
+        // Reconnect soon after the sidecar comes back (a restart is the common outage). An https
+        // sidecar must present a certificate of the deployment's CA; ours goes along (mTLS).
         channel = GrpcChannel.ForAddress(options.Value.Address, new GrpcChannelOptions
         {
+            HttpHandler = tls.Value.CreatePeerHandler(),
             InitialReconnectBackoff = TimeSpan.FromMilliseconds(100),
             MaxReconnectBackoff = TimeSpan.FromSeconds(2),
         });

@@ -1,4 +1,6 @@
 using HardPair.Shared.Rpc;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -64,6 +66,51 @@ public static class ServiceDefaults
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddValidatedOptions<BearerTokenOptions>(section);
         builder.Services.AddSingleton(sp => new BearerTokenInterceptor(sp.GetRequiredService<IOptions<BearerTokenOptions>>().Value.ResolveToken()));
+        return builder;
+    }
+
+    /// <summary>
+    /// TLS from the <c>Tls</c> section (<see cref="TlsOptions"/>) on every <c>https://</c>
+    /// endpoint, with mutual TLS when asked. With a certificate configured, a plaintext
+    /// <c>http://</c> gRPC endpoint is a configuration error, not a silent downgrade.
+    /// </summary>
+    public static IHostApplicationBuilder AddTransportSecurity(this IHostApplicationBuilder builder)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        builder.AddValidatedOptions<TlsOptions>(TlsOptions.SectionName);
+        var configured = builder.Configuration.GetSection(TlsOptions.SectionName).Get<TlsOptions>() ?? new TlsOptions();
+        if (configured.HasCertificate)
+        {
+            var urls = (builder.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries)
+                .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? ""));
+            var plaintext = urls.Where(u => u.Trim().StartsWith("http://", StringComparison.OrdinalIgnoreCase)).ToList();
+            if (plaintext.Count > 0)
+            {
+                throw new OptionsValidationException(
+                    TlsOptions.SectionName,
+                    typeof(TlsOptions),
+                    [$"Tls:CertificatePath is set but these endpoints are plaintext: {string.Join(", ", plaintext)}; use https:// URLs"]);
+            }
+        }
+
+        builder.Services.AddOptions<KestrelServerOptions>().Configure<IOptions<TlsOptions>>((kestrel, options) =>
+        {
+            var tls = options.Value;
+            if (!tls.HasCertificate)
+            {
+                return;
+            }
+
+            kestrel.ConfigureHttpsDefaults(https =>
+            {
+                https.ServerCertificate = tls.LoadCertificate();
+                if (tls.RequireClientCertificate)
+                {
+                    https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
+                    https.ClientCertificateValidation = (certificate, _, _) => tls.IsTrusted(certificate);
+                }
+            });
+        });
         return builder;
     }
 }

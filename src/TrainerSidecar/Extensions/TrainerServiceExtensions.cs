@@ -26,6 +26,7 @@ public static class TrainerServiceExtensions
         ArgumentNullException.ThrowIfNull(builder);
         var services = builder.Services;
         services.AddTorchRuntime(builder.Configuration);
+        builder.AddTransportSecurity();
         builder.AddValidatedOptions<CheckpointStoreOptions>(CheckpointStoreOptions.SectionName);
         builder.AddValidatedOptions<TrainerOptions>(TrainerOptions.SectionName);
         builder.AddBearerTokenAuthentication(ControlSection);

@@ -1,5 +1,6 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using HardPair.Shared.Hosting;
 using HardPair.Protos.V1;
 using Polly;
 using Microsoft.Extensions.Options;
@@ -32,16 +33,18 @@ public sealed partial class CheckpointNotifier : ICheckpointNotifier, IDisposabl
     private readonly NotifyOptions options;
     private readonly ILogger<CheckpointNotifier> logger;
 
-    public CheckpointNotifier(IOptions<NotifyOptions> options, ResiliencePipelineProvider<string> pipelines, ILogger<CheckpointNotifier> logger)
+    public CheckpointNotifier(IOptions<NotifyOptions> options, IOptions<TlsOptions> tls, ResiliencePipelineProvider<string> pipelines, ILogger<CheckpointNotifier> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(tls);
         ArgumentNullException.ThrowIfNull(pipelines);
         this.options = options.Value;
         pipeline = pipelines.GetPipeline(PipelineName);
         this.logger = logger;
         if (!string.IsNullOrWhiteSpace(this.options.InferenceAddress))
         {
-            channel = GrpcChannel.ForAddress(this.options.InferenceAddress);
+            // An https admin port must present a certificate of the deployment's CA; ours goes along (mTLS).
+            channel = GrpcChannel.ForAddress(this.options.InferenceAddress, new GrpcChannelOptions { HttpHandler = tls.Value.CreatePeerHandler() });
             client = new Admin.AdminClient(channel);
         }
     }
