@@ -2,6 +2,7 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using HardPair.InferenceService.Models;
 using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
 using HardPair.Shared.Rpc;
 
 namespace HardPair.InferenceService.Services;
@@ -9,10 +10,26 @@ namespace HardPair.InferenceService.Services;
 /// <summary>The admin API: model management here, retraining forwarded to the sidecar.</summary>
 public sealed class AdminService(ModelCatalog catalog, ModelHost host, CheckpointWatcher watcher, SidecarForwarder sidecar) : Admin.AdminBase
 {
+    /// <summary>
+    /// Rescans the store now; a named version must be a valid id (INVALID_ARGUMENT) that the
+    /// store holds after the scan (NOT_FOUND). An empty version just rescans.
+    /// </summary>
     public override async Task<NotifyCheckpointResponse> NotifyCheckpoint(NotifyCheckpointRequest request, ServerCallContext context)
     {
+        if (request.Version.Length > 0 && !CheckpointStore.IsValidVersionId(request.Version))
+        {
+            var violations = new RequestViolations();
+            violations.Add("version", "is not a version id (1-128 characters of A-Z a-z 0-9 . _ -, not starting with a dot)");
+            violations.ThrowIfAny();
+        }
+
         watcher.Poke();
         await catalog.RefreshAsync(context.CancellationToken);
+        if (request.Version.Length > 0 && catalog.List().All(m => m.Version != request.Version))
+        {
+            throw RequestViolations.NotFound($"the store holds no checkpoint {request.Version}");
+        }
+
         return new NotifyCheckpointResponse { ServingVersion = host.Current?.Version ?? "" };
     }
 

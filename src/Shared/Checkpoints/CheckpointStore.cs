@@ -182,11 +182,21 @@ public sealed class CheckpointStore
         return null;
     }
 
+    /// <summary>
+    /// Whether <paramref name="version"/> can name a version folder: 1–128 characters of
+    /// <c>[A-Za-z0-9._-]</c>, not starting with a dot (no hidden or staging folders, no paths).
+    /// </summary>
+    public static bool IsValidVersionId(string version) =>
+        version.Length is > 0 and <= 128
+        && version[0] != '.'
+        && !version.Contains("..", StringComparison.Ordinal)
+        && version.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
+
     /// <summary>Verifies and loads one version.</summary>
     public LoadedCheckpoint Load(string version, Device? device = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(version);
-        if (version.StartsWith('.') || version.Contains('/') || version.Contains('\\') || version.Contains(".."))
+        if (!IsValidVersionId(version))
         {
             throw new CheckpointException(version, "not a valid version id");
         }
