@@ -34,6 +34,13 @@ public sealed class CheckpointStore
     public CheckpointSigning Signing { get; }
 
     /// <summary>
+    /// Fault injection for tests: called after each step of a publish, inside it (an exception
+    /// thrown here fails the publish as a failed write would; a process killed here is a crash
+    /// at that step).
+    /// </summary>
+    internal Action<PublishStep>? AfterStep { get; set; }
+
+    /// <summary>
     /// Publishes <paramref name="model"/> with <paramref name="draft"/>'s metadata as a new
     /// version; the store sets the version id, creation time and weight digest.
     /// </summary>
@@ -111,16 +118,23 @@ public sealed class CheckpointStore
         Directory.CreateDirectory(staging);
         try
         {
+            AfterStep?.Invoke(PublishStep.StagingCreated);
             DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Weights), weights);
+            AfterStep?.Invoke(PublishStep.WeightsWritten);
             DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Manifest), manifest);
+            AfterStep?.Invoke(PublishStep.ManifestWritten);
             if (Signing.Sign(manifest) is { } signature)
             {
                 DurableFiles.WriteAllBytes(Path.Combine(staging, CheckpointFiles.Signature), signature);
+                AfterStep?.Invoke(PublishStep.SignatureWritten);
             }
 
             DurableFiles.FlushDirectory(staging);
+            AfterStep?.Invoke(PublishStep.StagingFlushed);
             Directory.Move(staging, Path.Combine(Root, version));
+            AfterStep?.Invoke(PublishStep.Renamed);
             DurableFiles.FlushDirectory(Root);
+            AfterStep?.Invoke(PublishStep.StoreFlushed);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -274,4 +288,16 @@ public sealed class CheckpointStore
             return false;
         }
     }
+}
+
+/// <summary>The steps of a publish, in order.</summary>
+public enum PublishStep
+{
+    StagingCreated,
+    WeightsWritten,
+    ManifestWritten,
+    SignatureWritten,
+    StagingFlushed,
+    Renamed,
+    StoreFlushed,
 }

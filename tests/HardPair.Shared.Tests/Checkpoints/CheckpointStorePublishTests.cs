@@ -90,6 +90,71 @@ public sealed class CheckpointStorePublishTests : IDisposable
     private static bool HasStagedFolders(string staging) =>
         Directory.Exists(staging) && Directory.EnumerateDirectories(staging).Any();
 
+    [Theory]
+    [InlineData(PublishStep.StagingCreated)]
+    [InlineData(PublishStep.WeightsWritten)]
+    [InlineData(PublishStep.ManifestWritten)]
+    [InlineData(PublishStep.SignatureWritten)]
+    [InlineData(PublishStep.StagingFlushed)]
+    [InlineData(PublishStep.Renamed)]
+    [InlineData(PublishStep.StoreFlushed)]
+    public async Task Publish_KilledAfterEachStep_LeavesNothingOrAWholeVersion_AndTheStoreGoesOn(PublishStep step)
+    {
+        const string key = "signing-key-for-the-crash-tests-0123456789";
+        var storePath = temp.Combine("store");
+        var store = new CheckpointStore(storePath, TimeProvider.System, CheckpointSigning.WithKey(key));
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        var good = store.Publish(model, TestCheckpoints.Draft());
+
+        using (var writer = StartWriter(storePath, "1", SmallCnn.ArchitectureName, "--stop-after", step.ToString(), "--signing-key", key))
+        {
+            WaitForLine(writer, line => line == $"stopped after {step}");
+            writer.Kill(); // SIGKILL exactly after the step: no cleanup runs
+            await writer.WaitForExitAsync(TestContext.Current);
+        }
+
+        // Before the rename the new version does not exist for readers; after it, it is whole.
+        var entries = store.List(verifyWeights: true);
+        Assert.All(entries, entry => Assert.True(entry.IsValid, $"{entry.Version}: {entry.Fault}"));
+        var landed = step >= PublishStep.Renamed;
+        Assert.Equal(landed ? 2 : 1, entries.Count);
+        Assert.Equal(landed, store.Latest()!.Version != good.Version);
+        Assert.Equal(landed ? 0 : 1, store.RemoveAbandonedStaging());
+        Assert.False(HasStagedFolders(Path.Combine(storePath, CheckpointStore.StagingFolder)));
+
+        var next = store.Publish(model, TestCheckpoints.Draft());
+        Assert.Equal(next.Version, store.Latest()!.Version);
+    }
+
+    [Theory]
+    [InlineData(PublishStep.StagingCreated)]
+    [InlineData(PublishStep.WeightsWritten)]
+    [InlineData(PublishStep.ManifestWritten)]
+    [InlineData(PublishStep.StagingFlushed)]
+    public void Publish_DiskFullMidway_FailsWithTheReason_LeavesTheStoreAsItWas(PublishStep step)
+    {
+        var store = new CheckpointStore(temp.Combine("store"), TimeProvider.System);
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        var good = store.Publish(model, TestCheckpoints.Draft());
+        // What the file system says when a write or flush finds the device full (ENOSPC).
+        store.AfterStep = reached =>
+        {
+            if (reached == step)
+            {
+                throw new IOException("No space left on device");
+            }
+        };
+
+        var error = Assert.Throws<CheckpointException>(() => store.Publish(model, TestCheckpoints.Draft()));
+        store.AfterStep = null;
+
+        Assert.Contains("No space left on device", error.Message, StringComparison.Ordinal);
+        Assert.Equal([good.Version], store.List(verifyWeights: true).Select(e => e.Version));
+        Assert.False(HasStagedFolders(temp.Combine("store", CheckpointStore.StagingFolder)));
+        var next = store.Publish(model, TestCheckpoints.Draft());
+        Assert.Equal(next.Version, store.Latest()!.Version);
+    }
+
     private static void ReadContinuously(CheckpointStore store, List<string> faults, CancellationToken stop)
     {
         while (!stop.IsCancellationRequested)
@@ -104,7 +169,7 @@ public sealed class CheckpointStorePublishTests : IDisposable
         }
     }
 
-    private static Process StartWriter(string store)
+    private static Process StartWriter(string store, params string[] extra)
     {
         var start = new ProcessStartInfo("dotnet")
         {
@@ -115,7 +180,11 @@ public sealed class CheckpointStorePublishTests : IDisposable
         };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "HardPair.CheckpointWriter.dll"));
         start.ArgumentList.Add(store);
-        start.ArgumentList.Add("1000");
+        foreach (var arg in extra.Length > 0 ? extra : ["1000"])
+        {
+            start.ArgumentList.Add(arg);
+        }
+
         return Process.Start(start) ?? throw new InvalidOperationException("could not start the checkpoint writer");
     }
 
