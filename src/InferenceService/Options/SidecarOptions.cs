@@ -25,4 +25,12 @@ public sealed class SidecarOptions
 
     [Range(0, 10)]
     public int Retries { get; set; } = 2;
+
+    /// <summary>
+    /// How long the circuit stays open (calls refused at once, UNAVAILABLE) once at least half of
+    /// four or more attempts within 30 s failed transiently; then one trial call decides whether
+    /// it closes again.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00.100", "00:10:00")]
+    public TimeSpan BreakDuration { get; set; } = TimeSpan.FromSeconds(10);
 }

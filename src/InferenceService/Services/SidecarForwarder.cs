@@ -54,7 +54,7 @@ public sealed class SidecarForwarder : IDisposable
             .Handle<TimeoutRejectedException>();
         builder
             .AddRetry(new RetryStrategyOptions { ShouldHandle = transient, MaxRetryAttempts = options.Retries, BackoffType = DelayBackoffType.Exponential, UseJitter = true, Delay = TimeSpan.FromMilliseconds(100) })
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions { ShouldHandle = transient, FailureRatio = 1.0, MinimumThroughput = 4, SamplingDuration = TimeSpan.FromSeconds(30), BreakDuration = TimeSpan.FromSeconds(10) })
+            .AddCircuitBreaker(new CircuitBreakerStrategyOptions { ShouldHandle = transient, FailureRatio = 0.5, MinimumThroughput = 4, SamplingDuration = TimeSpan.FromSeconds(30), BreakDuration = options.BreakDuration })
             .AddTimeout(options.Timeout);
     }
 
