@@ -86,7 +86,8 @@ public sealed class Stack : IAsyncDisposable
             mutualTls ? TestCertificates.Create(root.Combine("tls")) : null);
     }
 
-    public async Task StartInferenceAsync(CancellationToken cancellationToken)
+    /// <param name="settings">Extra configuration for this start (Section:Key → value).</param>
+    public async Task StartInferenceAsync(CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null)
     {
         string[] args =
         [
@@ -100,6 +101,7 @@ public sealed class Stack : IAsyncDisposable
             "--Torch:Threads", "1",
             "--Torch:Device", "cpu",
             .. TlsArguments(),
+            .. (settings ?? new Dictionary<string, string>()).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value }),
         ];
         Inference = await ServiceProcess.StartAsync(Executables.Path("InferenceService", "HardPair.InferenceService"), args, Startup, cancellationToken, InferenceAddress, ClientHandler());
     }
@@ -133,6 +135,13 @@ public sealed class Stack : IAsyncDisposable
     ];
 
     public Classifier.ClassifierClient Classifier() => new(Inference!.Channel);
+
+    /// <summary>The sidecar's own control API (not through the inference service).</summary>
+    public Trainer.TrainerClient TrainerControl() => new(Sidecar!.Channel.Intercept(headers =>
+    {
+        headers.Add("authorization", $"Bearer {Token}");
+        return headers;
+    }));
 
     public Admin.AdminClient Admin() => new(Inference!.Channel.Intercept(headers =>
     {

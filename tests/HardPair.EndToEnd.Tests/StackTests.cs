@@ -69,6 +69,49 @@ public sealed class StackTests
     }
 
     [Fact]
+    public async Task InferenceKilledMidRun_TheRunFinishesAndIsKept_AndTheRestartedServiceServesItsResult()
+    {
+        await using var stack = Stack.Create(new Dictionary<string, string?>
+        {
+            ["Trainer:DutyCycle"] = "0.3",
+            ["Trainer:Epochs"] = "1",
+            // Give up notifying quickly: the inference service is down when the run publishes.
+            ["Notify:Retries"] = "1",
+            ["Notify:AttemptTimeout"] = "00:00:00.500",
+        });
+        await stack.StartInferenceAsync(TestContext.Current);
+        await stack.StartSidecarAsync(TestContext.Current);
+        var admin = stack.Admin();
+
+        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Method = "spat", Reason = "end-to-end: inference crash" }, cancellationToken: TestContext.Current);
+        await WatchAsync(admin, run.RunId, until: r => r.Step >= 2);
+        await stack.Inference!.KillAsync();
+
+        // The sidecar trains on alone; its own API (the token holder's view) reports the run.
+        var trainer = stack.TrainerControl();
+        Run finished;
+        using (var deadline = new CancellationTokenSource(RunTimeout))
+        {
+            do
+            {
+                await Task.Delay(500, deadline.Token);
+                finished = await trainer.GetRunAsync(new GetRunRequest { RunId = run.RunId }, cancellationToken: deadline.Token);
+            }
+            while (finished.Phase is RunPhase.Queued or RunPhase.Training or RunPhase.Evaluating or RunPhase.Publishing);
+        }
+
+        Assert.True(finished.Phase is RunPhase.Published or RunPhase.Rejected, $"{finished.Phase}: {finished.Error}\n{stack.Sidecar!.Output}");
+        await stack.StartInferenceAsync(TestContext.Current);
+        var serving = (await stack.Classifier().GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current)).Version;
+        var kept = await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+
+        Assert.Equal(finished.Phase == RunPhase.Published ? finished.PublishedVersion : Stack.BootstrapVersion, serving);
+        Assert.Equal(serving, kept.ServingVersion);
+        // The run record survived too: asked through the restarted service, it is the same run.
+        Assert.Equal(finished.Phase, (await trainer.GetRunAsync(new GetRunRequest { RunId = run.RunId }, cancellationToken: TestContext.Current)).Phase);
+    }
+
+    [Fact]
     public async Task InferenceRestarted_ServesTheLatestVerifiedCheckpoint_NotABrokenNewerOne()
     {
         await using var stack = Stack.Create();
