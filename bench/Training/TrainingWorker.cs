@@ -24,11 +24,12 @@ internal static class TrainingWorker
         var settings = BenchSettings.From(line);
         line.RejectUnknown(0);
 
-        var runtime = TorchRuntime.Initialize(new TorchRuntimeOptions { Device = "cpu", Threads = settings.Threads });
+        var runtime = TorchRuntime.Initialize(new TorchRuntimeOptions { Device = settings.Device, Threads = settings.Threads });
         var total = settings.Warmup + settings.Steps;
         var data = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Train).Take(settings.BatchSize * total);
         torch.manual_seed(1);
         using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, data.ClassNames.Count, ClassifierHeadKind.Cosine);
+        model.to(TorchRuntime.Device);
         var objective = TrainingObjectives.Create(method, new ObjectiveOptions
         {
             Epsilon = settings.Epsilon,
