@@ -84,7 +84,7 @@ public static class HotSwapBenchmark
 
     private static string Mib(long bytes) => (bytes / 1048576.0).ToString("0.0", C);
 
-    private static string[] SeedTwoVersions(string bootstrap, string store)
+    internal static string[] SeedTwoVersions(string bootstrap, string store)
     {
         var source = Directory.GetDirectories(bootstrap)[0];
         var original = Path.GetFileName(source);

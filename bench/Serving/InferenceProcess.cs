@@ -16,8 +16,11 @@ internal sealed class InferenceProcess : IAsyncDisposable
     {
         this.process = process;
         this.metricsPort = metricsPort;
+        Address = address;
         Channel = GrpcChannel.ForAddress(address);
     }
+
+    public Uri Address { get; }
 
     public GrpcChannel Channel { get; }
 
@@ -36,14 +39,14 @@ internal sealed class InferenceProcess : IAsyncDisposable
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching)
+    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
         var address = new Uri($"http://127.0.0.1:{ServingBenchmark.FreePort()}");
         var metricsPort = ServingBenchmark.FreePort();
         var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var arg in new[]
-        {
+        string[] arguments =
+        [
             Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
             "--Checkpoints:Path", store, "--Admin:Token", AdminToken,
             "--Inference:MaxBatchSize", batching ? "64" : "1", "--Inference:QueueCapacity", "4096",
@@ -51,25 +54,34 @@ internal sealed class InferenceProcess : IAsyncDisposable
             "--Logging:LogLevel:Default", "Warning", "--Torch:Device", "cpu",
             // The per-client limiter stays in the path but never refuses: one process drives all the load.
             "--RateLimit:ImagesPerSecond", "10000000", "--RateLimit:Burst", "10000000",
-        })
+            .. extra ?? [],
+        ];
+        foreach (var arg in arguments)
         {
             start.ArgumentList.Add(arg);
         }
 
         var process = Process.Start(start)!;
+        var service = new InferenceProcess(process, address, metricsPort);
+        await WaitUntilServingAsync(process, service.Channel, "the inference service");
+        return service;
+    }
+
+    /// <summary>Drains the process's output (so it never blocks on a full pipe) and waits for gRPC health SERVING.</summary>
+    internal static async Task WaitUntilServingAsync(Process process, GrpcChannel channel, string what)
+    {
         process.OutputDataReceived += (_, _) => { };
         process.ErrorDataReceived += (_, _) => { };
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
-        var service = new InferenceProcess(process, address, metricsPort);
-        var health = new Health.HealthClient(service.Channel);
+        var health = new Health.HealthClient(channel);
         for (var i = 0; i < 600; i++)
         {
             try
             {
                 if ((await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving)
                 {
-                    return service;
+                    return;
                 }
             }
             catch (Grpc.Core.RpcException)
@@ -79,7 +91,7 @@ internal sealed class InferenceProcess : IAsyncDisposable
             await Task.Delay(100);
         }
 
-        throw new TimeoutException("the inference service did not start serving");
+        throw new TimeoutException($"{what} did not start serving");
     }
 
     /// <summary>Sum and count of the batch-size histogram from the Prometheus endpoint.</summary>
