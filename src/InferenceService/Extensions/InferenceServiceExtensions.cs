@@ -57,6 +57,7 @@ public static class InferenceServiceExtensions
         var maxMessageBytes = builder.Configuration.GetSection(InferenceOptions.SectionName).Get<InferenceOptions>()?.MaxMessageBytes ?? new InferenceOptions().MaxMessageBytes;
         services.AddGrpc(options => options.MaxReceiveMessageSize = maxMessageBytes)
             .AddServiceOptions<AdminService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
+        services.AddUnparsableRequestStatus();
         services.AddGrpcReflection();
         // "liveness" is SERVING while the process answers (Kubernetes liveness and startup probes);
         // the overall status and "hardpair.v1.Classifier" need a loaded model.

@@ -60,6 +60,7 @@ public static class TrainerServiceExtensions
 
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());
+        services.AddUnparsableRequestStatus();
         services.AddGrpcReflection();
         services.AddGrpcHealthChecks(options => options.Services.Map(ServiceDefaults.LivenessService, result => result.Name == ServiceDefaults.ProcessCheck))
             .AddCheck(ServiceDefaults.ProcessCheck, () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy("answering"))
