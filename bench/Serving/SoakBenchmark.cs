@@ -126,13 +126,13 @@ public static class SoakBenchmark
                 }
             }));
 
-            var samples = new List<(double Minutes, double Mib)>();
+            var samples = new List<RssSample>();
             var swaps = 0;
             var restarted = false;
             while (!stop.IsCancellationRequested)
             {
                 await Task.Delay(TimeSpan.FromSeconds(30), CancellationToken.None);
-                samples.Add((clock.Elapsed.TotalMinutes, service.ResidentBytes() / 1048576.0));
+                samples.Add(new RssSample(clock.Elapsed.TotalMinutes, service.ResidentBytes() / 1048576.0));
                 if (stop.IsCancellationRequested)
                 {
                     break;
@@ -198,18 +198,21 @@ public static class SoakBenchmark
         return image;
     }
 
-    private static double Slope(IReadOnlyList<(double X, double Y)> points)
+    private static double Slope(IReadOnlyList<RssSample> points)
     {
         if (points.Count < 2)
         {
             return 0;
         }
 
-        var mx = points.Average(p => p.X);
-        var my = points.Average(p => p.Y);
-        var den = points.Sum(p => (p.X - mx) * (p.X - mx));
-        return den == 0 ? 0 : points.Sum(p => (p.X - mx) * (p.Y - my)) / den;
+        var mx = points.Average(p => p.Minutes);
+        var my = points.Average(p => p.Mib);
+        var den = points.Sum(p => (p.Minutes - mx) * (p.Minutes - mx));
+        return den == 0 ? 0 : points.Sum(p => (p.Minutes - mx) * (p.Mib - my)) / den;
     }
+
+    /// <summary>One resident-memory sample (a record: value tuples do not serialise to JSON).</summary>
+    private sealed record RssSample(double Minutes, double Mib);
 
     private sealed class Counts
     {
