@@ -72,9 +72,11 @@ public sealed class HostileInputTests
         var health = await new Health.HealthClient(inference.Channel).CheckAsync(new HealthCheckRequest(), cancellationToken: ct);
         Assert.Equal(HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
 
-        // Hundreds of admin calls with the right and a wrong token: neither appears in the logs.
+        // Hundreds of admin calls with the right and a wrong token (the right one forwarded to the
+        // sidecar): neither appears in either process's log.
         Assert.DoesNotContain(Stack.Token, inference.Output, StringComparison.Ordinal);
         Assert.DoesNotContain(WrongToken, inference.Output, StringComparison.Ordinal);
+        Assert.DoesNotContain(Stack.Token, stack.Sidecar!.Output, StringComparison.Ordinal);
     }
 
     private static string Tail(string text) => text.Length > 6000 ? text[^6000..] : text;

@@ -8,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace HardPair.InferenceService.Admission;
 
 /// <summary>
-/// Admits classification work per client: a token bucket of images for each client identity, so
+/// Admits classification work per client: a token bucket of images for each client identity (a
+/// call costs one permit per image; a call larger than the bucket is refused outright), so
 /// one caller that floods the service is refused (RESOURCE_EXHAUSTED with a retry pushback)
 /// before its work reaches the batcher, and the others are served as before. Idle buckets are
 /// dropped by the partitioned limiter, so the number of clients seen does not grow memory.
@@ -53,9 +54,18 @@ public sealed class ClientRateLimiter : IDisposable
             return;
         }
 
+        if (images > options.Burst)
+        {
+            // A call larger than the bucket could never be admitted; charging it less would let
+            // batches past the limit.
+            metrics.RateLimited();
+            throw new RpcException(new Status(
+                StatusCode.ResourceExhausted,
+                string.Create(CultureInfo.InvariantCulture, $"rate limit: a call of {images} images exceeds this client's burst of {options.Burst}; send smaller batches")));
+        }
+
         var client = ClientIdentity(context);
-        // A call larger than the bucket could never be admitted; it costs the whole bucket instead.
-        using var lease = limiter.AttemptAcquire(client, Math.Min(images, options.Burst));
+        using var lease = limiter.AttemptAcquire(client, images);
         if (lease.IsAcquired)
         {
             return;
@@ -71,12 +81,15 @@ public sealed class ClientRateLimiter : IDisposable
             new Metadata { { RetryPushbackTrailer, waitMs.ToString(CultureInfo.InvariantCulture) } });
     }
 
-    /// <summary>The client certificate's subject under mutual TLS, else the peer's IP address.</summary>
+    /// <summary>
+    /// The client certificate under mutual TLS (its SHA-256 thumbprint: subjects can repeat
+    /// across issuers), else the peer's IP address.
+    /// </summary>
     internal static string ClientIdentity(ServerCallContext context)
     {
         var connection = context.GetHttpContext().Connection;
         return connection.ClientCertificate is { } certificate
-            ? "cert:" + certificate.Subject
+            ? "cert:" + certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256)
             : "ip:" + (connection.RemoteIpAddress?.ToString() ?? context.Peer);
     }
 

@@ -74,6 +74,7 @@ public static class InferenceServiceExtensions
     public static WebApplication MapInferenceEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseFrameFlagCheck();
         app.MapGrpcService<ClassifierService>();
         var admin = app.MapGrpcService<AdminService>();
         var adminPort = app.Services.GetRequiredService<IOptions<InferenceOptions>>().Value.AdminPort;

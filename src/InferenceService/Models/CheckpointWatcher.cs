@@ -20,9 +20,17 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
         Directory.CreateDirectory(store.Root);
         if (storeOptions.Value.SeedFrom is { Length: > 0 } seed)
         {
-            foreach (var version in store.SeedFrom(seed))
+            try
             {
-                LogSeeded(logger, version, seed);
+                foreach (var version in store.SeedFrom(seed))
+                {
+                    LogSeeded(logger, version, seed);
+                }
+            }
+            catch (Exception ex) when (ex is CheckpointException or IOException or UnauthorizedAccessException)
+            {
+                // Serving what the store holds (or nothing yet) beats not starting at all.
+                LogSeedFailed(logger, ex, seed);
             }
         }
 
@@ -57,6 +65,9 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
         changed.Dispose();
         base.Dispose();
     }
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Seeding the checkpoint store from {Seed} failed")]
+    private static partial void LogSeedFailed(ILogger logger, Exception exception, string seed);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The empty store was seeded with {Version} from {Source}")]
     private static partial void LogSeeded(ILogger logger, string version, string source);

@@ -15,7 +15,11 @@ public sealed class RateLimitOptions : IValidatableObject
     [Range(0, 10_000_000)]
     public int ImagesPerSecond { get; set; } = 2000;
 
-    /// <summary>Bucket size: how many images a client may send at once after being idle.</summary>
+    /// <summary>
+    /// Bucket size: how many images a client may send at once after being idle. A single call with
+    /// more images than this (a large ClassifyBatch) is refused, so keep it at least
+    /// Inference:MaxRequestsPerBatchCall (256) when batches that large are expected.
+    /// </summary>
     [Range(1, 10_000_000)]
     public int Burst { get; set; } = 4000;
 

@@ -13,6 +13,9 @@ public sealed class CheckpointSigning
 {
     public const int MinimumKeyLength = 32;
 
+    /// <summary>A hex SHA-256 (64 characters) and a line end, with room to spare.</summary>
+    private const int MaxSignatureBytes = 128;
+
     public static readonly CheckpointSigning None = new(null);
 
     private readonly byte[]? key;
@@ -55,12 +58,37 @@ public sealed class CheckpointSigning
         }
 
         var path = Path.Combine(folder, CheckpointFiles.Signature);
-        if (!File.Exists(path))
+        var info = new FileInfo(path);
+        if (!info.Exists)
         {
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is missing: checkpoints must be signed with this deployment's signing key");
         }
 
-        var presented = File.ReadAllBytes(path).AsSpan().Trim("\r\n "u8);
+        // One hex digest (and a line end): a link or a larger file is refused unread, so that a
+        // hostile writer cannot make the reader follow links or swallow a huge file.
+        if (info.LinkTarget is not null || info.Length > MaxSignatureBytes)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is not a signature file");
+        }
+
+        byte[] bytes;
+        try
+        {
+            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.None });
+            if (!stream.CanSeek || stream.Length > MaxSignatureBytes)
+            {
+                throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is not a signature file");
+            }
+
+            bytes = new byte[stream.Length];
+            stream.ReadExactly(bytes);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is unreadable ({ex.Message})", ex);
+        }
+
+        var presented = bytes.AsSpan().Trim("\r\n "u8);
         var expected = Sign(manifest)!;
         if (!CryptographicOperations.FixedTimeEquals(presented, expected))
         {

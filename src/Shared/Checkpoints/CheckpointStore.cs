@@ -17,6 +17,9 @@ public sealed class CheckpointStore
 {
     public const string StagingFolder = ".staging";
 
+    /// <summary>Where seeding moves a version folder that blocks its name but no longer verifies (e.g. signed with a rotated key): kept, not served.</summary>
+    public const string SetAsideFolder = ".set-aside";
+
     private readonly TimeProvider time;
 
     /// <param name="signing">Signs what is published and requires every version read to verify; <see cref="CheckpointSigning.None"/> when null.</param>
@@ -89,7 +92,8 @@ public sealed class CheckpointStore
     /// <paramref name="source"/> in (staged, flushed and renamed, like a publish); returns the
     /// versions copied. A store that already has a valid checkpoint is left alone. The source is
     /// trusted content (the image's bootstrap folder): its checkpoints need no signature, and the
-    /// copies are signed with this store's key.
+    /// copies are signed with this store's key. A folder of the same name that does not verify
+    /// (signed with a rotated key, say) is moved to <see cref="SetAsideFolder"/>, not deleted.
     /// </summary>
     public IReadOnlyList<string> SeedFrom(string source)
     {
@@ -102,6 +106,14 @@ public sealed class CheckpointStore
         var seeded = new List<string>();
         foreach (var entry in new CheckpointStore(source, time).List(verifyWeights: true).Where(e => e.IsValid))
         {
+            var blocking = Path.Combine(Root, entry.Version);
+            if (Directory.Exists(blocking))
+            {
+                var aside = Path.Combine(Root, SetAsideFolder);
+                Directory.CreateDirectory(aside);
+                Directory.Move(blocking, Path.Combine(aside, $"{entry.Version}.{time.GetUtcNow():yyyyMMdd'T'HHmmss'Z'}.{Guid.NewGuid():N}"));
+            }
+
             Commit(entry.Version, File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Weights)), File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Manifest)));
             seeded.Add(entry.Version);
         }
@@ -132,14 +144,24 @@ public sealed class CheckpointStore
             DurableFiles.FlushDirectory(staging);
             AfterStep?.Invoke(PublishStep.StagingFlushed);
             Directory.Move(staging, Path.Combine(Root, version));
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            TryDelete(staging);
+            throw new CheckpointException(version, $"publish into {Root} failed ({ex.Message})", ex);
+        }
+
+        // Renamed: readers see the whole version from here on, so the publish has happened. The
+        // store folder's flush only makes the new entry survive a power cut sooner; when it
+        // fails, the version is still there (and still whole), so it is not reported as failed.
+        try
+        {
             AfterStep?.Invoke(PublishStep.Renamed);
             DurableFiles.FlushDirectory(Root);
             AfterStep?.Invoke(PublishStep.StoreFlushed);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
-            TryDelete(staging);
-            throw new CheckpointException(version, $"publish into {Root} failed ({ex.Message})", ex);
         }
     }
 
@@ -170,6 +192,11 @@ public sealed class CheckpointStore
             catch (CheckpointException ex)
             {
                 entries.Add(new StoredCheckpoint(name, folder, null, ex.Fault));
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // One unreadable folder must not hide the others.
+                entries.Add(new StoredCheckpoint(name, folder, null, $"unreadable ({ex.Message})"));
             }
         }
 

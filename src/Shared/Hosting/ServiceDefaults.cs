@@ -107,7 +107,7 @@ public static class ServiceDefaults
                 if (tls.RequireClientCertificate)
                 {
                     https.ClientCertificateMode = ClientCertificateMode.RequireCertificate;
-                    https.ClientCertificateValidation = (certificate, _, _) => tls.IsTrusted(certificate);
+                    https.ClientCertificateValidation = (certificate, _, _) => tls.IsTrusted(certificate, KeyPurpose.ClientAuthentication);
                 }
             });
         });

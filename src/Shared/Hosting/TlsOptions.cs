@@ -1,5 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 using System.Net.Security;
+using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
 namespace HardPair.Shared.Hosting;
@@ -14,6 +15,9 @@ namespace HardPair.Shared.Hosting;
 public sealed class TlsOptions : IValidatableObject
 {
     public const string SectionName = "Tls";
+
+    private readonly Lock authorityLock = new();
+    private X509Certificate2Collection? authorities;
 
     /// <summary>PEM certificate (chain) this host serves and presents to its peers.</summary>
     public string? CertificatePath { get; set; }
@@ -32,10 +36,12 @@ public sealed class TlsOptions : IValidatableObject
     public X509Certificate2 LoadCertificate() => X509Certificate2.CreateFromPemFile(CertificatePath!, KeyPath);
 
     /// <summary>
-    /// Whether <paramref name="certificate"/> chains to one of <see cref="CaPath"/>'s certificates
-    /// (and is within its validity period); the system's roots are not consulted.
+    /// Whether <paramref name="certificate"/> chains to one of <see cref="CaPath"/>'s certificates,
+    /// is within its validity period and may be used for <paramref name="purpose"/> (extended key
+    /// usage: a server certificate does not authenticate a client, nor the other way round); the
+    /// system's roots are not consulted. The CA bundle is read once per process.
     /// </summary>
-    public bool IsTrusted(X509Certificate2 certificate)
+    public bool IsTrusted(X509Certificate2 certificate, KeyPurpose purpose)
     {
         ArgumentNullException.ThrowIfNull(certificate);
         if (string.IsNullOrWhiteSpace(CaPath))
@@ -46,19 +52,36 @@ public sealed class TlsOptions : IValidatableObject
         using var chain = new X509Chain();
         chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-        var authorities = new X509Certificate2Collection();
-        authorities.ImportFromPemFile(CaPath);
-        chain.ChainPolicy.CustomTrustStore.AddRange(authorities);
+        chain.ChainPolicy.CustomTrustStore.AddRange(Authorities());
+        chain.ChainPolicy.ApplicationPolicy.Add(new Oid(purpose == KeyPurpose.ServerAuthentication ? "1.3.6.1.5.5.7.3.1" : "1.3.6.1.5.5.7.3.2"));
         try
         {
             return chain.Build(certificate);
         }
         finally
         {
-            foreach (var authority in authorities)
+            // The chain's element certificates are copies the chain does not dispose itself.
+            foreach (var element in chain.ChainElements)
             {
-                authority.Dispose();
+                if (!ReferenceEquals(element.Certificate, certificate))
+                {
+                    element.Certificate.Dispose();
+                }
             }
+        }
+    }
+
+    private X509Certificate2Collection Authorities()
+    {
+        lock (authorityLock)
+        {
+            if (authorities is null)
+            {
+                authorities = [];
+                authorities.ImportFromPemFile(CaPath!);
+            }
+
+            return authorities;
         }
     }
 
@@ -75,7 +98,7 @@ public sealed class TlsOptions : IValidatableObject
             handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
                 certificate is X509Certificate2 presented
                 && (errors & SslPolicyErrors.RemoteCertificateNameMismatch) == 0
-                && IsTrusted(presented);
+                && IsTrusted(presented, KeyPurpose.ServerAuthentication);
         }
 
         if (HasCertificate)
@@ -106,4 +129,11 @@ public sealed class TlsOptions : IValidatableObject
             yield return new ValidationResult("RequireClientCertificate needs CertificatePath, KeyPath and CaPath.", [nameof(RequireClientCertificate)]);
         }
     }
+}
+
+/// <summary>What a peer's certificate must be good for.</summary>
+public enum KeyPurpose
+{
+    ServerAuthentication,
+    ClientAuthentication,
 }

@@ -71,6 +71,7 @@ public static class TrainerServiceExtensions
     public static WebApplication MapTrainerEndpoints(this WebApplication app)
     {
         ArgumentNullException.ThrowIfNull(app);
+        app.UseFrameFlagCheck();
         app.MapGrpcService<TrainerService>();
         app.MapGrpcHealthChecksService();
         app.MapGrpcReflectionService();

@@ -79,6 +79,35 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
+    public void After_a_key_rotation_seeding_sets_the_stale_versions_aside_and_serves_the_bootstrap()
+    {
+        var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
+        var seed = Publish(source);
+        var old = new CheckpointStore(temp.Combine("store"), TimeProvider.System, CheckpointSigning.WithKey(new string('o', 40)));
+        Assert.Equal([seed.Version], old.SeedFrom(source.Root));
+        var trained = Publish(old);
+
+        // The key is rotated: every stored version (the seed included) is now unsigned for the store.
+        var rotated = new CheckpointStore(temp.Combine("store"), TimeProvider.System, CheckpointSigning.WithKey(Key));
+        Assert.Equal([seed.Version], rotated.SeedFrom(source.Root));
+
+        Assert.Equal(seed.Version, rotated.Latest()?.Version);
+        var asideNames = Directory.GetDirectories(temp.Combine("store", CheckpointStore.SetAsideFolder)).Select(Path.GetFileName).ToList();
+        Assert.Contains(asideNames, name => name!.StartsWith(seed.Version + ".", StringComparison.Ordinal));
+        Assert.False(rotated.List().Single(e => e.Version == trained.Version).IsValid);
+    }
+
+    [Fact]
+    public void A_signature_file_that_is_too_large_is_refused_unread()
+    {
+        var store = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
+        var published = Publish(store);
+        File.WriteAllBytes(temp.Combine(published.Version, CheckpointFiles.Signature), new byte[1 << 20]);
+
+        Assert.Contains("not a signature file", Assert.Single(store.List()).Fault, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Options_refuse_a_short_key_or_a_missing_key_file()
     {
         static IEnumerable<string?> Errors(CheckpointStoreOptions options) =>

@@ -127,6 +127,29 @@ public sealed class CheckpointStorePublishTests : IDisposable
     }
 
     [Theory]
+    [InlineData(PublishStep.Renamed)]
+    [InlineData(PublishStep.StoreFlushed)]
+    public void Publish_FailingAfterTheRename_HasLanded_AndIsReportedSo(PublishStep step)
+    {
+        var store = new CheckpointStore(temp.Combine("store"), TimeProvider.System);
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        store.AfterStep = reached =>
+        {
+            if (reached == step)
+            {
+                throw new IOException("No space left on device");
+            }
+        };
+
+        // The version is in place and whole once renamed: failing the publish now would have the
+        // trainer record a failed run for a checkpoint that is being served.
+        var published = store.Publish(model, TestCheckpoints.Draft());
+
+        Assert.Equal(published.Version, store.Latest()!.Version);
+        Assert.True(Assert.Single(store.List(verifyWeights: true)).IsValid);
+    }
+
+    [Theory]
     [InlineData(PublishStep.StagingCreated)]
     [InlineData(PublishStep.WeightsWritten)]
     [InlineData(PublishStep.ManifestWritten)]
@@ -188,16 +211,28 @@ public sealed class CheckpointStorePublishTests : IDisposable
         return Process.Start(start) ?? throw new InvalidOperationException("could not start the checkpoint writer");
     }
 
+    /// <summary>Reads the writer's lines until one matches; a writer that hangs or dies fails the test within a minute.</summary>
     private static void WaitForLine(Process process, Func<string, bool> match)
     {
-        while (process.StandardOutput.ReadLine() is { } line)
+        var deadline = DateTime.UtcNow + TimeSpan.FromMinutes(1);
+        while (true)
         {
+            var read = process.StandardOutput.ReadLineAsync();
+            if (!read.Wait(deadline - DateTime.UtcNow))
+            {
+                process.Kill();
+                throw new TimeoutException("the checkpoint writer printed nothing expected within a minute");
+            }
+
+            if (read.Result is not { } line)
+            {
+                throw new InvalidOperationException($"the checkpoint writer exited early: {process.StandardError.ReadToEnd()}");
+            }
+
             if (match(line))
             {
                 return;
             }
         }
-
-        throw new InvalidOperationException($"the checkpoint writer exited early: {process.StandardError.ReadToEnd()}");
     }
 }
