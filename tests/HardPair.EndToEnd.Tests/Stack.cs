@@ -1,6 +1,7 @@
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
 using HardPair.Testing;
 
 namespace HardPair.EndToEnd.Tests;
@@ -15,14 +16,18 @@ public sealed class Stack : IAsyncDisposable
     public const string Token = "end-to-end-token-0123456789";
     private static readonly TimeSpan Startup = TimeSpan.FromMinutes(1);
 
-    private Stack(TempDirectory root, Uri inferenceAddress, Uri sidecarAddress, IReadOnlyDictionary<string, string?> trainerSettings, TestCertificates? tls)
+    private Stack(TempDirectory root, Uri inferenceAddress, Uri sidecarAddress, IReadOnlyDictionary<string, string?> trainerSettings, TestCertificates? tls, string? signingKey)
     {
         Root = root;
         InferenceAddress = inferenceAddress;
         SidecarAddress = sidecarAddress;
         TrainerSettings = trainerSettings;
         Tls = tls;
+        SigningKey = signingKey;
     }
+
+    /// <summary>When set, both processes sign / require signed checkpoints with it (as Helm deploys them).</summary>
+    public string? SigningKey { get; }
 
     /// <summary>When set, both processes serve https with mutual TLS and call each other through it.</summary>
     public TestCertificates? Tls { get; }
@@ -46,7 +51,8 @@ public sealed class Stack : IAsyncDisposable
     public static string BootstrapVersion => Path.GetFileName(Directory.GetDirectories(Path.Combine(RepositoryRoot, "models", "bootstrap"))[0]);
 
     /// <summary>A stack whose store holds the bootstrap checkpoint; nothing started yet.</summary>
-    public static Stack Create(IReadOnlyDictionary<string, string?>? trainerOverrides = null, bool mutualTls = false)
+    /// <param name="signingKey">Sign checkpoints: the operator signs the bootstrap copy, the trainer what it publishes.</param>
+    public static Stack Create(IReadOnlyDictionary<string, string?>? trainerOverrides = null, bool mutualTls = false, string? signingKey = null)
     {
         var root = new TempDirectory();
         Directory.CreateDirectory(root.Combine("store"));
@@ -56,6 +62,13 @@ public sealed class Stack : IAsyncDisposable
         foreach (var file in Directory.GetFiles(bootstrap))
         {
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
+        }
+
+        if (signingKey is not null)
+        {
+            var manifest = File.ReadAllBytes(Path.Combine(target, CheckpointFiles.Manifest));
+            var signature = System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(signingKey), manifest);
+            File.WriteAllText(Path.Combine(target, CheckpointFiles.Signature), Convert.ToHexStringLower(signature));
         }
 
         var settings = new Dictionary<string, string?>
@@ -83,7 +96,8 @@ public sealed class Stack : IAsyncDisposable
             new Uri($"{scheme}://127.0.0.1:{ServiceProcess.FreePort()}"),
             new Uri($"{scheme}://127.0.0.1:{ServiceProcess.FreePort()}"),
             settings,
-            mutualTls ? TestCertificates.Create(root.Combine("tls")) : null);
+            mutualTls ? TestCertificates.Create(root.Combine("tls")) : null,
+            signingKey);
     }
 
     /// <param name="settings">Extra configuration for this start (Section:Key → value).</param>
@@ -101,6 +115,7 @@ public sealed class Stack : IAsyncDisposable
             "--Torch:Threads", "1",
             "--Torch:Device", "cpu",
             .. TlsArguments(),
+            .. SigningArguments(),
             .. (settings ?? new Dictionary<string, string>()).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value }),
         ];
         Inference = await ServiceProcess.StartAsync(Executables.Path("InferenceService", "HardPair.InferenceService"), args, Startup, cancellationToken, InferenceAddress, ClientHandler());
@@ -119,12 +134,15 @@ public sealed class Stack : IAsyncDisposable
             "--Torch:Device", "cpu",
             .. TrainerSettings.SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
             .. TlsArguments(),
+            .. SigningArguments(),
         ];
         Sidecar = await ServiceProcess.StartAsync(Executables.Path("TrainerSidecar", "HardPair.TrainerSidecar"), args, Startup, cancellationToken, SidecarAddress, ClientHandler());
     }
 
     /// <summary>The handler of a legitimate client: trusts the test CA and presents the client certificate.</summary>
     public HttpMessageHandler? ClientHandler() => Tls?.Handler(Tls.ClientCertificatePath, Tls.ClientKeyPath);
+
+    private string[] SigningArguments() => SigningKey is null ? [] : ["--Checkpoints:SigningKey", SigningKey];
 
     private string[] TlsArguments() => Tls is null ? [] :
     [

@@ -16,7 +16,8 @@ public sealed class StackTests
     [Fact]
     public async Task Retraining_TriggeredThroughAdmin_IsGatedPublishedAndSwappedIn_WithoutAFailedCall()
     {
-        await using var stack = Stack.Create();
+        // Signed, as Helm deploys it: the trainer signs what it publishes, inference requires it.
+        await using var stack = Stack.Create(signingKey: "end-to-end-signing-key-0123456789abcdef");
         await stack.StartInferenceAsync(TestContext.Current);
         await stack.StartSidecarAsync(TestContext.Current);
         var classifier = stack.Classifier();
@@ -37,6 +38,7 @@ public sealed class StackTests
         var models = await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
         Assert.Equal(published, models.ServingVersion);
         Assert.Equal(Stack.BootstrapVersion, Assert.Single(models.Models, m => m.Version == published).ParentVersion);
+        Assert.True(File.Exists(Path.Combine(stack.Store, published, CheckpointFiles.Signature)), "the trainer did not sign what it published");
     }
 
     [Fact]
