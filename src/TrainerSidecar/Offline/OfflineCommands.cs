@@ -27,8 +27,9 @@ public static class OfflineCommands
                 [--attack-steps K] [--attack-step-size A] [--architecture small-cnn|preact-resnet18]
                 [--head cosine|linear] [--scale S] [--beta B] [--learning-rate L] [--batch-size B]
                 [--test-subset N] [--attacks clean,fgsm,pgd20,cw,apgd] [--threads T]
-                [--dataset fashion-mnist|mnist] [--data DIR]
-              trains, evaluates and publishes a verified checkpoint into the store STORE;
+                [--dataset fashion-mnist|mnist] [--data DIR] [--signing-key-file FILE]
+              trains, evaluates and publishes a verified checkpoint into the store STORE
+              (signed with the key in FILE, for a deployment that requires signatures);
               prints a JSON summary on stdout
 
           evaluate --checkpoint DIR [--attacks clean,fgsm,pgd20,cw,apgd] [--test-subset N]

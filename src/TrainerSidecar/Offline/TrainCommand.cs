@@ -55,6 +55,7 @@ internal static class TrainCommand
         var testSubset = OfflineCommands.TestSubset(line);
         var attacks = OfflineCommands.Attacks(line);
         var data = OfflineCommands.Data(line);
+        var signing = Signing(line.Optional("signing-key-file"));
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
 
@@ -106,15 +107,34 @@ internal static class TrainCommand
             Metrics = new MetricsRecord(),
             PairHardness = [],
         };
-        var store = new CheckpointStore(storePath, TimeProvider.System);
+        var store = new CheckpointStore(storePath, TimeProvider.System, signing);
         var published = store.Publish(model, report.ApplyTo(draft));
         var folder = Path.Combine(store.Root, published.Version);
-        CheckpointReader.Verify(folder, published.Version);
+        CheckpointReader.Verify(folder, published.Version, signing);
         progress.Report($"published and verified {folder}");
 
         var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), EvaluationSummary.From(folder, published, report), history.Points);
         output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));
         return OfflineCommands.Ok;
+    }
+
+    /// <summary>The key in <paramref name="keyFile"/> (trimmed), or no signing.</summary>
+    private static CheckpointSigning Signing(string? keyFile)
+    {
+        if (keyFile is null)
+        {
+            return CheckpointSigning.None;
+        }
+
+        if (!File.Exists(keyFile))
+        {
+            throw new UsageException($"--signing-key-file {keyFile} does not exist");
+        }
+
+        var key = File.ReadAllText(keyFile).Trim();
+        return key.Length >= CheckpointSigning.MinimumKeyLength
+            ? CheckpointSigning.WithKey(key)
+            : throw new UsageException($"--signing-key-file {keyFile} holds {key.Length} characters; a signing key needs at least {CheckpointSigning.MinimumKeyLength}");
     }
 
     private sealed record TrainSummary(string Checkpoint, string Version, string Method, double Epochs, int TrainExamples, double TrainSeconds, EvaluationSummary Evaluation, IReadOnlyList<TrainingHistoryPoint> History);

@@ -17,6 +17,7 @@ public sealed class OfflineCommandTests
         { ["train", "--method", "spat", "--epochs", "NaN", "--out", "x"], "--epochs must be a number" },
         { ["train", "--method", "spat", "--epochs", "1"], "--out is required" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--device", "gpu"], "--device must be auto, cpu, cuda or cuda:N, not 'gpu'" },
+        { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--signing-key-file", "/nonexistent/key"], "--signing-key-file /nonexistent/key does not exist" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--epsilon", "2"], "--epsilon must be a number from 0 to 1, not '2'" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--attack-steps", "0"], "--attack-steps must be a whole number from 1 to 1000, not '0'" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--train-subset", "ten"], "--train-subset must be a whole number" },

@@ -9,6 +9,7 @@ namespace HardPair.TrainerSidecar.Tests.Offline;
 public sealed class TrainAndEvaluateProcessTests
 {
     private const string Executable = "HardPair.TrainerSidecar";
+    private const string SigningKey = "offline-train-signing-key-0123456789abcdef";
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(5);
 
     [Fact]
@@ -16,12 +17,15 @@ public sealed class TrainAndEvaluateProcessTests
     {
         using var temp = new TempDirectory();
         var store = temp.Combine("store");
+        var keyFile = temp.Combine("signing-key");
+        File.WriteAllText(keyFile, SigningKey + "\n");
         var ct = TestContext.Current;
 
         var train = await ChildProcess.RunAsync(
             Executable,
             ["train", "--method", "trades", "--epochs", "0.5", "--train-subset", "1000", "--attack-steps", "3", "--seed", "4",
-             "--device", "cpu", "--threads", "2", "--test-subset", "200", "--attacks", "clean,fgsm,pgd5", "--out", store],
+             "--device", "cpu", "--threads", "2", "--test-subset", "200", "--attacks", "clean,fgsm,pgd5", "--out", store,
+             "--signing-key-file", keyFile],
             Timeout,
             ct);
 
@@ -31,7 +35,8 @@ public sealed class TrainAndEvaluateProcessTests
         Assert.Contains("step 4/4 epoch 0.50", train.Error, StringComparison.Ordinal);
         using var summary = JsonDocument.Parse(Assert.Single(train.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
         var folder = summary.RootElement.GetProperty("checkpoint").GetString()!;
-        var manifest = CheckpointReader.Verify(folder);
+        // Signed with the given key: a deployment that requires signatures serves it.
+        var manifest = CheckpointReader.Verify(folder, signing: CheckpointSigning.WithKey(SigningKey));
         Assert.Equal("trades", manifest.Training.Method);
         Assert.Equal(3, manifest.Training.HyperParameters["attackSteps"]);
         Assert.Equal(1000, manifest.Dataset.TrainExamples);
