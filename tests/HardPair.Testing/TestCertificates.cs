@@ -44,32 +44,16 @@ public sealed class TestCertificates
         return set;
     }
 
-    /// <summary>A client handler that trusts the test CA only and presents the given certificate (none when null).</summary>
-    public SocketsHttpHandler Handler(string? certificatePath, string? keyPath, bool trustCa = true)
+    /// <summary>
+    /// A client handler that trusts the test CA only (the system roots when <paramref name="trustCa"/>
+    /// is false) and presents the given certificate (none when null): the services' own peer handler.
+    /// </summary>
+    public SocketsHttpHandler Handler(string? certificatePath, string? keyPath, bool trustCa = true) => new HardPair.Shared.Hosting.TlsOptions
     {
-        var handler = new SocketsHttpHandler();
-        if (trustCa)
-        {
-            var authorities = new X509Certificate2Collection();
-            authorities.ImportFromPemFile(CaPath);
-            var ca = authorities[0];
-            handler.SslOptions.RemoteCertificateValidationCallback = (_, certificate, _, _) =>
-            {
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                return certificate is X509Certificate2 presented && chain.Build(presented);
-            };
-        }
-
-        if (certificatePath is not null)
-        {
-            handler.SslOptions.ClientCertificates = [X509Certificate2.CreateFromPemFile(certificatePath, keyPath)];
-        }
-
-        return handler;
-    }
+        CaPath = trustCa ? CaPath : null,
+        CertificatePath = certificatePath,
+        KeyPath = keyPath,
+    }.CreatePeerHandler();
 
     private static X509Certificate2 SelfSignedAuthority(string subject, ECDsa key)
     {
