@@ -39,28 +39,26 @@ internal sealed class InferenceProcess : IAsyncDisposable
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null)
+    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
         var address = new Uri($"http://127.0.0.1:{ServingBenchmark.FreePort()}");
         var metricsPort = ServingBenchmark.FreePort();
-        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        string[] arguments =
+        string[] command =
         [
-            Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
+            "dotnet", Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
             "--Checkpoints:Path", store, "--Admin:Token", AdminToken,
             "--Inference:MaxBatchSize", batching ? "64" : "1", "--Inference:QueueCapacity", "4096",
             "--Metrics:PrometheusPort", metricsPort.ToString(CultureInfo.InvariantCulture),
-            "--Logging:LogLevel:Default", "Warning", "--Torch:Device", "cpu",
+            "--Logging:LogLevel:Default", "Warning",
             // The per-client limiter stays in the path but never refuses: one process drives all the load.
             "--RateLimit:ImagesPerSecond", "10000000", "--RateLimit:Burst", "10000000",
+            .. (torch ?? new ServiceTorch("cpu", null, true)).ServiceArguments(),
             .. extra ?? [],
         ];
-        foreach (var arg in arguments)
-        {
-            start.ArgumentList.Add(arg);
-        }
-
+        var start = RawLimit.Pinned(torch?.Cpus, command);
+        start.RedirectStandardOutput = true;
+        start.RedirectStandardError = true;
         var process = Process.Start(start)!;
         var service = new InferenceProcess(process, address, metricsPort);
         await WaitUntilServingAsync(process, service.Channel, "the inference service");

@@ -7,10 +7,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
 using HardPair.Shared.Data;
-using HardPair.Shared.Torch;
-using TorchSharp;
 
 namespace HardPair.Bench.Serving;
 
@@ -20,6 +17,9 @@ namespace HardPair.Bench.Serving;
 /// same service with batching off — all in one invocation on one machine.
 ///
 ///   dotnet run -c Release --project bench/Serving -- [--seconds 10] [--concurrency 1,4,16,64] [--out DIR]
+///       [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false]
+///   --service-cpus pins the service and the raw-limit worker to the same CPUs (taskset -c LIST);
+///   start the benchmark itself (the load generator) under taskset -c on the other CPUs.
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
 ///   dotnet run -c Release --project bench/Serving -- --soak [--minutes 10]   (see SoakBenchmark)
 /// </summary>
@@ -29,7 +29,13 @@ public static class ServingBenchmark
 
     public static async Task<int> RunAsync(string[] args)
     {
+        if (args.Contains("--raw-worker"))
+        {
+            return RawLimit.RunWorker(Option(args, "--store")!, TorchSettings(args), double.Parse(Option(args, "--seconds-each") ?? "2", C));
+        }
+
         var seconds = double.Parse(Option(args, "--seconds") ?? "10", C);
+        var torchSettings = TorchSettings(args);
         var concurrencies = (Option(args, "--concurrency") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var root = FindRoot();
         var output = Option(args, "--out") ?? Path.Combine(root, "bench", "results", $"serving-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
@@ -47,14 +53,13 @@ public static class ServingBenchmark
         var store = Path.Combine(root, "models", "bootstrap");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
-        TorchRuntime.Initialize(new TorchRuntimeOptions { Device = "cpu" });
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, {TorchRuntime.Current!.Device}, torch threads {TorchRuntime.Current.Threads}; {DateTime.UtcNow:u}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}; {DateTime.UtcNow:u}");
         // The limit is measured twice, before and after the service runs, 2 s per batch size each
         // time, and the better of the two kept per batch size: a short or unlucky measurement would
         // understate the limit and flatter the service.
-        var rawBefore = RawThroughput(store, test, Math.Max(2, seconds / 4));
+        var rawBefore = await RawLimit.MeasureAsync(store, torchSettings, Math.Max(2, seconds / 4));
         var results = new List<LoadResult>();
-        await using (var service = await InferenceProcess.StartAsync(root, store, batching: true))
+        await using (var service = await InferenceProcess.StartAsync(root, store, batching: true, torch: torchSettings))
         {
             foreach (var concurrency in concurrencies)
             {
@@ -62,12 +67,12 @@ public static class ServingBenchmark
             }
         }
 
-        await using (var service = await InferenceProcess.StartAsync(root, store, batching: false))
+        await using (var service = await InferenceProcess.StartAsync(root, store, batching: false, torch: torchSettings))
         {
             results.Add(await LoadAsync(service, test, concurrencies.Max(), seconds, "batching off"));
         }
 
-        var rawAfter = RawThroughput(store, test, Math.Max(2, seconds / 4));
+        var rawAfter = await RawLimit.MeasureAsync(store, torchSettings, Math.Max(2, seconds / 4));
         var raw = rawBefore.Zip(rawAfter, (a, b) => a.ImagesPerSecond >= b.ImagesPerSecond ? a : b).ToList();
         var limit = raw.Max(r => r.ImagesPerSecond);
         Console.WriteLine();
@@ -84,36 +89,10 @@ public static class ServingBenchmark
             Console.WriteLine(string.Create(C, $"{r.Mode,-13} {r.Concurrency,5} {r.RequestsPerSecond,9:0} {r.RequestsPerSecond / limit,9:P0} {r.P50,8:0.00} {r.P99,8:0.00} {r.P999,8:0.00} {r.MeanBatch,6:0.0} {r.Failed,7}"));
         }
 
-        var json = JsonSerializer.Serialize(new { machine = new { cores = Environment.ProcessorCount, device = TorchRuntime.Current.Device }, date = DateTime.UtcNow, seconds, limit, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
+        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings }, date = DateTime.UtcNow, seconds, limit, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
         await File.WriteAllTextAsync(Path.Combine(output, "serving.json"), json);
         Console.WriteLine($"\nwritten {Path.Combine(output, "serving.json")}");
         return 0;
-    }
-
-    /// <summary>images/s of the bare network (load, forward under inference mode, softmax) per batch size, <paramref name="secondsEach"/> each.</summary>
-    private static List<RawResult> RawThroughput(string store, ImageDataset test, double secondsEach)
-    {
-        var latest = new CheckpointStore(store, TimeProvider.System).Latest() ?? throw new InvalidOperationException($"no checkpoint in {store}");
-        using var checkpoint = CheckpointReader.Load(latest.Folder);
-        var results = new List<RawResult>();
-        foreach (var batch in new[] { 1, 8, 32, 64, 128, 256 })
-        {
-            var indices = Enumerable.Range(0, batch).ToArray();
-            var clock = Stopwatch.StartNew();
-            long images = 0;
-            while (clock.Elapsed.TotalSeconds < secondsEach)
-            {
-                using var scope = torch.NewDisposeScope();
-                using var inference = torch.inference_mode();
-                var (x, _) = test.Batch(indices);
-                checkpoint.Model.forward(x).softmax(1).cpu().data<float>().ToArray();
-                images += batch;
-            }
-
-            results.Add(new RawResult(batch, images / clock.Elapsed.TotalSeconds));
-        }
-
-        return results;
     }
 
     private static async Task<LoadResult> LoadAsync(InferenceProcess service, ImageDataset test, int concurrency, double seconds, string mode)
@@ -154,6 +133,12 @@ public static class ServingBenchmark
         var batches = after.Count - before.Count;
         return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed);
     }
+
+    /// <summary>CPUs of the machine (not only those this process may use).</summary>
+    private static int TotalCpus() => Directory.GetDirectories("/sys/devices/system/cpu", "cpu*").Count(d => char.IsDigit(d[^1]));
+
+    private static ServiceTorch TorchSettings(string[] args) =>
+        new(Option(args, "--device") ?? "cpu", Option(args, "--service-cpus"), (Option(args, "--retain-freed-memory") ?? "true") == "true");
 
     private static string? Option(string[] args, string name)
     {

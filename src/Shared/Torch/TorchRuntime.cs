@@ -32,6 +32,7 @@ public static class TorchRuntime
 
             Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
             var request = DeviceRequest.Parse(options.Device);
+            var heapTuned = options.RetainFreedMemory && HeapTuning.Apply();
             var (mode, path) = NativeBinding.Load(options.NativeCacheDirectory);
 
             var cudaAvailable = request.Kind != DeviceKind.Cpu && CudaAvailable();
@@ -49,7 +50,8 @@ public static class TorchRuntime
                 cudaAvailable,
                 mode,
                 path,
-                typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown");
+                typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
+                heapTuned);
             return current;
         }
     }

@@ -7,4 +7,5 @@ public sealed record TorchRuntimeInfo(
     bool CudaAvailable,
     NativeLoadMode NativeLoad,
     string? NativeLibraryPath,
-    string TorchSharpVersion);
+    string TorchSharpVersion,
+    bool HeapTuned = false);

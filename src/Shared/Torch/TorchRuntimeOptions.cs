@@ -17,6 +17,13 @@ public sealed class TorchRuntimeOptions
     public int Threads { get; set; }
 
     /// <summary>
+    /// Keep freed CPU tensor buffers in the process heap (glibc thresholds fixed at 32 MiB mmap /
+    /// 512 MiB trim) instead of returning and re-faulting them on every batch. Costs resident
+    /// memory up to the largest working set seen; see <see cref="HeapTuning"/>.
+    /// </summary>
+    public bool RetainFreedMemory { get; set; } = true;
+
+    /// <summary>
     /// Where a patched copy of the native binding is kept on hosts whose libstdc++ is too old.
     /// Empty: <c>$HARDPAIR_NATIVE_CACHE</c>, else <c>$XDG_CACHE_HOME/hardpair</c>, else
     /// <c>~/.cache/hardpair</c>, else the temp folder.
