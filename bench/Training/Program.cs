@@ -2,6 +2,7 @@
 // objective, attack and thread count, each method in fresh processes, in one invocation.
 //
 //   dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll [--steps 20] [--rounds 2]
+//       [--methods standard,pgd-at,trades,spat] [--device cpu|cuda] [--python /usr/bin/python3]
 using HardPair.Bench.Training;
 using HardPair.Shared.CommandLine;
 

@@ -19,6 +19,8 @@ internal static class TrainingBenchmark
         var settings = BenchSettings.From(line);
         var rounds = line.Int("rounds", 2, 1, 20);
         var methods = line.Optional("methods")?.Split(',') ?? Methods;
+        // Debian's python3-torch by default; a GPU machine's own PyTorch lives elsewhere.
+        var python = line.Optional("python") ?? "/usr/bin/python3";
         var root = FindRoot();
         var output = line.Optional("out") ?? Path.Combine(root, "bench", "results", $"training-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
         line.RejectUnknown(0);
@@ -30,7 +32,7 @@ internal static class TrainingBenchmark
             for (var round = 0; round < rounds; round++)
             {
                 var ours = RunWorker("dotnet", [typeof(TrainingBenchmark).Assembly.Location, "--worker", "--method", method, .. settings.Arguments()]);
-                var reference = RunWorker("/usr/bin/python3", [Path.Combine(root, "bench", "Training", "reference.py"), "--method", method, .. settings.Arguments()]);
+                var reference = RunWorker(python, [Path.Combine(root, "bench", "Training", "reference.py"), "--method", method, .. settings.Arguments()]);
                 foreach (var run in round % 2 == 0 ? new[] { ours, reference } : [reference, ours])
                 {
                     var result = await run();

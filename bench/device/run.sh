@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# On a GPU machine with PyTorch but no .NET, after bench/device/pack.sh here: unpacks .device/,
+# links the host's libtorch (CUDA build) under TorchSharp's binding, and runs the benchmarks —
+# serving on CPU (service and limit pinned to half the CPUs, load generator on the other half),
+# training on CUDA against PyTorch, serving on CUDA. Results under ${OUT:-bench/results/device-*}.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+out=${OUT:-$root/bench/results/device-$(date -u +%Y%m%dT%H%M%SZ)}
+mkdir -p "$out"
+exec > >(tee -a "$out/run.log") 2>&1
+
+work=${TMPDIR:-/tmp}/hardpair-device
+mkdir -p "$work/dotnet"
+xz -dc .device/dotnet.tar.xz | tar -C "$work/dotnet" -xf -
+xz -dc .device/app.tar.xz | tar -C "$root" -xf -
+data=/usr/share/datasets/fashion-mnist
+[ -e "$data/train-images-idx3-ubyte.gz" ] || { mkdir -p "$data" && cp .device/data/*.gz "$data/"; }
+export DOTNET_ROOT=$work/dotnet PATH=$work/dotnet:$PATH DOTNET_SYSTEM_GLOBALIZATION_INVARIANT=1 DOTNET_CLI_TELEMETRY_OPTOUT=1
+
+python=$(command -v python3)
+torch_lib=${TORCH_LIB:-$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')}
+site=$(dirname "$(dirname "$torch_lib")")
+cuda_libs=$(find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+export LD_LIBRARY_PATH=$torch_lib${cuda_libs:+:$cuda_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+for native in src/InferenceService/bin/Release/net10.0/runtimes/linux-x64/native \
+  bench/Serving/bin/Release/net10.0/runtimes/linux-x64/native bench/Training/bin/Release/net10.0/runtimes/linux-x64/native; do
+  for lib in libc10.so libc10_cuda.so libtorch_cpu.so libtorch_cuda.so libtorch.so; do
+    [ -e "$torch_lib/$lib" ] && ln -sf "$torch_lib/$lib" "$native/$lib"
+  done
+done
+
+echo "== machine"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true
+nproc; "$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name(0))'
+dotnet --list-runtimes
+device=${DEVICE:-cuda}
+cpus=$(nproc); half=$((cpus / 2))
+service_cpus="0-$((half - 1))"; client_cpus="$half-$((cpus - 1))"
+serving=bench/Serving/bin/Release/net10.0/HardPair.Bench.Serving.dll
+
+echo "== smoke: TorchSharp on the host's libtorch, CUDA"
+if ! timeout 120 dotnet "$serving" --raw-worker --store models/bootstrap --device "$device" --seconds-each 0.5; then
+  echo "TorchSharp did not run on this libtorch; PyTorch reference numbers only"
+  for method in standard pgd-at trades spat; do
+    timeout 120 "$python" bench/Training/reference.py --method "$method" --device "$device" --threads 2
+  done
+  exit 1
+fi
+
+echo "== serving, CPU: service and limit on CPUs $service_cpus, load generator on $client_cpus"
+timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --service-cpus "$service_cpus" --out "$out/serving-cpu"
+
+echo "== training, CUDA, against PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
+timeout 240 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --device "$device" --rounds 1 --python "$python" --out "$out/training-cuda"
+
+echo "== serving, CUDA: service and limit on CPUs $service_cpus and the GPU"
+timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$device" --service-cpus "$service_cpus" --out "$out/serving-cuda"
+echo "== done"
