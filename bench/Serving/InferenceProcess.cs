@@ -39,7 +39,7 @@ internal sealed class InferenceProcess : IAsyncDisposable
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
-    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null)
+    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null, int maxBatch = 64)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
         var address = new Uri($"http://127.0.0.1:{ServingBenchmark.FreePort()}");
@@ -48,7 +48,7 @@ internal sealed class InferenceProcess : IAsyncDisposable
         [
             "dotnet", Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
             "--Checkpoints:Path", store, "--Admin:Token", AdminToken,
-            "--Inference:MaxBatchSize", batching ? "64" : "1", "--Inference:QueueCapacity", "4096",
+            "--Inference:MaxBatchSize", batching ? maxBatch.ToString(CultureInfo.InvariantCulture) : "1", "--Inference:QueueCapacity", "4096",
             "--Metrics:PrometheusPort", metricsPort.ToString(CultureInfo.InvariantCulture),
             "--Logging:LogLevel:Default", "Warning",
             // The per-client limiter stays in the path but never refuses: one process drives all the load.

@@ -17,7 +17,7 @@ namespace HardPair.Bench.Serving;
 /// same service with batching off — all in one invocation on one machine.
 ///
 ///   dotnet run -c Release --project bench/Serving -- [--seconds 10] [--concurrency 1,4,16,64] [--out DIR]
-///       [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false]
+///       [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false] [--executors N] [--max-batch N]
 ///   --service-cpus pins the service and the raw-limit worker to the same CPUs (taskset -c LIST);
 ///   start the benchmark itself (the load generator) under taskset -c on the other CPUs.
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
@@ -36,6 +36,7 @@ public static class ServingBenchmark
 
         var seconds = double.Parse(Option(args, "--seconds") ?? "10", C);
         var torchSettings = TorchSettings(args);
+        var maxBatch = int.Parse(Option(args, "--max-batch") ?? "64", C);
         var concurrencies = (Option(args, "--concurrency") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var root = FindRoot();
         var output = Option(args, "--out") ?? Path.Combine(root, "bench", "results", $"serving-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
@@ -53,13 +54,13 @@ public static class ServingBenchmark
         var store = Path.Combine(root, "models", "bootstrap");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
-        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}; {DateTime.UtcNow:u}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch}; {DateTime.UtcNow:u}");
         // The limit is measured twice, before and after the service runs, 2 s per batch size each
         // time, and the better of the two kept per batch size: a short or unlucky measurement would
         // understate the limit and flatter the service.
         var rawBefore = await RawLimit.MeasureAsync(store, torchSettings, Math.Max(2, seconds / 4));
         var results = new List<LoadResult>();
-        await using (var service = await InferenceProcess.StartAsync(root, store, batching: true, torch: torchSettings))
+        await using (var service = await InferenceProcess.StartAsync(root, store, batching: true, torch: torchSettings, maxBatch: maxBatch))
         {
             foreach (var concurrency in concurrencies)
             {
@@ -79,7 +80,7 @@ public static class ServingBenchmark
         Console.WriteLine("raw in-process model (the limit; before / after the service runs, the better kept):");
         foreach (var (before, after) in rawBefore.Zip(rawAfter))
         {
-            Console.WriteLine(string.Create(C, $"  batch {before.Batch,4}: {before.ImagesPerSecond,9:0} / {after.ImagesPerSecond,9:0} images/s"));
+            Console.WriteLine(string.Create(C, $"  batch {before.Batch,4}: {before.ImagesPerSecond,9:0} ({before.Streams} stream) / {after.ImagesPerSecond,9:0} ({after.Streams}) images/s"));
         }
 
         Console.WriteLine();
@@ -138,7 +139,11 @@ public static class ServingBenchmark
     private static int TotalCpus() => Directory.GetDirectories("/sys/devices/system/cpu", "cpu*").Count(d => char.IsDigit(d[^1]));
 
     private static ServiceTorch TorchSettings(string[] args) =>
-        new(Option(args, "--device") ?? "cpu", Option(args, "--service-cpus"), (Option(args, "--retain-freed-memory") ?? "true") == "true");
+        new(
+            Option(args, "--device") ?? "cpu",
+            Option(args, "--service-cpus"),
+            (Option(args, "--retain-freed-memory") ?? "true") == "true",
+            int.Parse(Option(args, "--executors") ?? "1", C));
 
     private static string? Option(string[] args, string name)
     {
@@ -167,6 +172,6 @@ public static class ServingBenchmark
     }
 }
 
-public sealed record RawResult(int Batch, double ImagesPerSecond);
+public sealed record RawResult(int Batch, double ImagesPerSecond, int Streams = 1);
 
 public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed);

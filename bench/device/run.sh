@@ -3,6 +3,7 @@
 # links the host's libtorch (CUDA build) under TorchSharp's binding, and runs the benchmarks —
 # serving on CPU (service and limit pinned to half the CPUs, load generator on the other half),
 # training on CUDA against PyTorch, serving on CUDA. Results under ${OUT:-bench/results/device-*}.
+# CPU_EXECUTORS / CUDA_EXECUTORS ("1 2") pick the serving runs; TRAINING=0 skips training.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -48,12 +49,20 @@ if ! timeout 120 dotnet "$serving" --raw-worker --store models/bootstrap --devic
   exit 1
 fi
 
-echo "== serving, CPU: service and limit on CPUs $service_cpus, load generator on $client_cpus"
-timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --service-cpus "$service_cpus" --out "$out/serving-cpu"
+# Executors N share the service's Torch threads; with N > 1 a batch holds at most 64/N images so
+# that, at concurrency 64, one batch gathers while the others compute.
+serve() { # serve DEVICE EXECUTORS
+  local max_batch=$((64 / $2))
+  echo "== serving, $1, $2 executor(s), batches of at most $max_batch: service and limit on CPUs $service_cpus, load generator on $client_cpus"
+  timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$1" --service-cpus "$service_cpus" \
+    --executors "$2" --max-batch "$max_batch" --out "$out/serving-$1-e$2"
+}
+for executors in ${CPU_EXECUTORS:-1 2}; do serve cpu "$executors"; done
 
+if [ "${TRAINING:-1}" = 1 ]; then
 echo "== training, CUDA, against PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
 timeout 240 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --device "$device" --rounds 1 --python "$python" --out "$out/training-cuda"
+fi
 
-echo "== serving, CUDA: service and limit on CPUs $service_cpus and the GPU"
-timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$device" --service-cpus "$service_cpus" --out "$out/serving-cuda"
+for executors in ${CUDA_EXECUTORS:-1 2}; do serve "$device" "$executors"; done
 echo "== done"

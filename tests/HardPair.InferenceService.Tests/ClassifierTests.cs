@@ -151,6 +151,43 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
     }
 
     [Fact]
+    public async Task Classify_SeveralExecutors_AnswerEveryCallerAsOneExecutorWould()
+    {
+        checkpoint.CopyInto(store.Path);
+        var sizes = new List<int>();
+        using var listener = BatchSizes(sizes);
+        await using var host = await StartServingAsync(new Dictionary<string, string?>
+        {
+            ["Inference:Executors"] = "3",
+            ["Inference:MaxBatchSize"] = "4",
+            ["Inference:MaxQueueDelay"] = "00:00:00.005",
+        });
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        // One at a time first (batches of one), then 48 callers at once over three executors.
+        var alone = new List<ClassifyResponse>();
+        for (var i = 0; i < 48; i++)
+        {
+            alone.Add(await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }, cancellationToken: TestContext.Current));
+        }
+
+        var together = await Task.WhenAll(Enumerable.Range(0, 48).Select(i => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i), RequestId = $"r{i}" }, cancellationToken: TestContext.Current).ResponseAsync));
+
+        for (var i = 0; i < 48; i++)
+        {
+            Assert.Equal($"r{i}", together[i].RequestId);
+            Assert.Equal(alone[i].Label, together[i].Label);
+            Assert.All(alone[i].Probabilities.Zip(together[i].Probabilities), p => Assert.Equal(p.First, p.Second, 4));
+        }
+
+        lock (sizes)
+        {
+            Assert.True(sizes.Max() > 1, $"batch sizes: {string.Join(", ", sizes)}");
+            Assert.True(sizes.Max() <= 4, $"batch sizes: {string.Join(", ", sizes)}");
+        }
+    }
+
+    [Fact]
     public async Task Classify_DeadlinePassesInTheQueue_IsDeadlineExceededAndNotComputed()
     {
         checkpoint.CopyInto(store.Path);

@@ -33,6 +33,17 @@ public sealed class InferenceHostTests : IDisposable
         Assert.Contains("Device must be auto, cpu, cuda or cuda:N", error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("Inference:Executors", "0")]
+    [InlineData("Inference:Executors", "65")]
+    [InlineData("Inference:MaxBatchSize", "0")]
+    public async Task Start_InvalidBatchingSetting_FailsAtStartNamingIt(string key, string value)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(new Dictionary<string, string?> { [key] = value }));
+
+        Assert.Contains(key.Split(':')[1], error.Message, StringComparison.Ordinal);
+    }
+
     private Task<LoopbackHost> StartAsync(Dictionary<string, string?> settings)
     {
         settings.TryAdd("Torch:Device", "cpu");

@@ -26,11 +26,15 @@ public sealed class ModelChangedException(string message) : Exception(message);
 /// <summary>
 /// Dynamic batching: a bounded queue; the first waiting image opens a batch that closes when it
 /// is full or after the queue delay; one lease and one forward pass per batch (so a batch never
-/// mixes versions); cancelled or expired requests are dropped before the forward.
+/// mixes versions); cancelled or expired requests are dropped before the forward. Closed batches
+/// go to <see cref="InferenceOptions.Executors"/> executor threads, each with its share of the
+/// Torch threads; while they compute, the next batch gathers (at most one waits ready).
 /// </summary>
 public sealed partial class InferenceBatcher : BackgroundService
 {
     private readonly Channel<PendingInference> queue;
+    private readonly Channel<List<PendingInference>> ready = Channel.CreateBounded<List<PendingInference>>(
+        new BoundedChannelOptions(1) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
     private readonly ModelHost host;
     private readonly InferenceOptions options;
     private readonly InferenceMetrics metrics;
@@ -64,29 +68,16 @@ public sealed partial class InferenceBatcher : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var batch = new List<PendingInference>(options.MaxBatchSize);
+        var threadsEach = Math.Max(1, (Shared.Torch.TorchRuntime.Current?.Threads ?? Environment.ProcessorCount) / options.Executors);
+        var executors = Enumerable.Range(0, options.Executors).Select(i => StartExecutor(i, threadsEach)).ToArray();
+        List<PendingInference>? batch = null;
         try
         {
             while (await queue.Reader.WaitToReadAsync(stoppingToken))
             {
-                batch.Clear();
-                var closesAt = Stopwatch.GetTimestamp() + (long)(options.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
-                while (batch.Count < options.MaxBatchSize)
-                {
-                    if (queue.Reader.TryRead(out var item))
-                    {
-                        batch.Add(item);
-                        continue;
-                    }
-
-                    var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), closesAt);
-                    if (remaining <= TimeSpan.Zero || !await WaitAsync(remaining, stoppingToken))
-                    {
-                        break;
-                    }
-                }
-
-                Run(batch);
+                batch = await GatherAsync(stoppingToken);
+                await ready.Writer.WriteAsync(batch, stoppingToken);
+                batch = null;
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -94,10 +85,70 @@ public sealed partial class InferenceBatcher : BackgroundService
             // Shutting down: whoever still waits is told so.
         }
 
+        ready.Writer.TryComplete();
+        batch?.ForEach(p => p.Completion.TrySetException(new NoModelException()));
         while (queue.Reader.TryRead(out var left))
         {
             left.Completion.TrySetException(new NoModelException());
         }
+
+        // Batches already handed over are computed and answered before the host stops.
+        await Task.WhenAll(executors);
+    }
+
+    private async Task<List<PendingInference>> GatherAsync(CancellationToken stoppingToken)
+    {
+        var batch = new List<PendingInference>(options.MaxBatchSize);
+        var closesAt = Stopwatch.GetTimestamp() + (long)(options.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
+        while (batch.Count < options.MaxBatchSize)
+        {
+            if (queue.Reader.TryRead(out var item))
+            {
+                batch.Add(item);
+                continue;
+            }
+
+            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), closesAt);
+            if (remaining <= TimeSpan.Zero || !await WaitAsync(remaining, stoppingToken))
+            {
+                break;
+            }
+        }
+
+        return batch;
+    }
+
+    /// <summary>
+    /// One executor: a dedicated thread (Torch's per-thread OpenMP setting then holds for every
+    /// batch it computes) that takes closed batches until the batcher stops.
+    /// </summary>
+    private Task StartExecutor(int index, int threads)
+    {
+        var stopped = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thread = new Thread(() =>
+        {
+            try
+            {
+                torch.set_num_threads(threads);
+                while (ready.Reader.WaitToReadAsync().AsTask().GetAwaiter().GetResult())
+                {
+                    while (ready.Reader.TryRead(out var batch))
+                    {
+                        RunGuarded(batch);
+                    }
+                }
+            }
+            finally
+            {
+                stopped.TrySetResult();
+            }
+        })
+        {
+            IsBackground = true,
+            Name = $"hardpair-executor-{index}",
+        };
+        thread.Start();
+        return stopped.Task;
     }
 
     private async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken stoppingToken)
@@ -111,6 +162,20 @@ public sealed partial class InferenceBatcher : BackgroundService
         catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
         {
             return false;
+        }
+    }
+
+    /// <summary>An executor never dies of a batch: whatever escapes <see cref="Run"/> fails that batch alone.</summary>
+    private void RunGuarded(List<PendingInference> batch)
+    {
+        try
+        {
+            Run(batch);
+        }
+        catch (Exception ex)
+        {
+            LogBatchFailed(logger, ex, "(unknown)", batch.Count);
+            batch.ForEach(p => p.Completion.TrySetException(ex));
         }
     }
 

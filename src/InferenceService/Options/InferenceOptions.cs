@@ -18,6 +18,15 @@ public sealed class InferenceOptions
     [Range(1, 4096)]
     public int MaxBatchSize { get; set; } = 64;
 
+    /// <summary>
+    /// Batches computed at once, each on a thread of its own with an equal share of the Torch
+    /// threads (<c>Torch:Threads</c>, else one per CPU). While they compute, the next batch
+    /// gathers. More than one pays off on many cores and on GPUs, where one small batch cannot
+    /// keep the device busy; on one or two cores 1 is best.
+    /// </summary>
+    [Range(1, 64)]
+    public int Executors { get; set; } = 1;
+
     /// <summary>How long the first request of a batch may wait for company.</summary>
     [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
     public TimeSpan MaxQueueDelay { get; set; } = TimeSpan.FromMilliseconds(2);
