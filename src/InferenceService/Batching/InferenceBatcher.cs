@@ -12,7 +12,20 @@ namespace HardPair.InferenceService.Batching;
 public sealed record InferenceResult(float[] Probabilities, ModelDescription Model);
 
 /// <summary>An image handed to the batcher, already validated against <see cref="Model"/>'s input shape.</summary>
-internal sealed record PendingInference(float[] Pixels, ModelDescription Model, TaskCompletionSource<InferenceResult> Completion, CancellationToken Cancellation, long EnqueuedAt);
+internal sealed record PendingInference(float[] Pixels, ModelDescription Model, TaskCompletionSource<InferenceResult> Completion, CancellationToken Cancellation, CancellationTokenRegistration OnCancel, long EnqueuedAt)
+{
+    public void Answer(InferenceResult result)
+    {
+        Completion.TrySetResult(result);
+        OnCancel.Unregister();
+    }
+
+    public void Fail(Exception error)
+    {
+        Completion.TrySetException(error);
+        OnCancel.Unregister();
+    }
+}
 
 /// <summary>Thrown when the queue is full: the caller gets RESOURCE_EXHAUSTED.</summary>
 public sealed class QueueFullException() : Exception("the inference queue is full");
@@ -55,14 +68,16 @@ public sealed partial class InferenceBatcher : BackgroundService
     {
         cancellationToken.ThrowIfCancellationRequested();
         var completion = new TaskCompletionSource<InferenceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!queue.Writer.TryWrite(new PendingInference(pixels, model, completion, cancellationToken, Stopwatch.GetTimestamp())))
+
+        // A caller that gives up is answered at once; the batcher skips its image. Whoever
+        // answers it removes this registration.
+        var onCancel = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
+        if (!queue.Writer.TryWrite(new PendingInference(pixels, model, completion, cancellationToken, onCancel, Stopwatch.GetTimestamp())))
         {
+            onCancel.Dispose();
             throw new QueueFullException();
         }
 
-        // A caller that gives up is answered at once; the batcher skips its image.
-        var registration = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
-        _ = completion.Task.ContinueWith(_ => registration.Dispose(), TaskScheduler.Default);
         return completion.Task;
     }
 
@@ -86,10 +101,10 @@ public sealed partial class InferenceBatcher : BackgroundService
         }
 
         ready.Writer.TryComplete();
-        batch?.ForEach(p => p.Completion.TrySetException(new NoModelException()));
+        batch?.ForEach(p => p.Fail(new NoModelException()));
         while (queue.Reader.TryRead(out var left))
         {
-            left.Completion.TrySetException(new NoModelException());
+            left.Fail(new NoModelException());
         }
 
         // Batches already handed over are computed and answered before the host stops.
@@ -175,13 +190,25 @@ public sealed partial class InferenceBatcher : BackgroundService
         catch (Exception ex)
         {
             LogBatchFailed(logger, ex, "(unknown)", batch.Count);
-            batch.ForEach(p => p.Completion.TrySetException(ex));
+            batch.ForEach(p => p.Fail(ex));
         }
     }
 
     private void Run(List<PendingInference> batch)
     {
-        var live = batch.Where(p => !p.Cancellation.IsCancellationRequested && !p.Completion.Task.IsCompleted).ToList();
+        var live = new List<PendingInference>(batch.Count);
+        foreach (var pending in batch)
+        {
+            if (pending.Cancellation.IsCancellationRequested || pending.Completion.Task.IsCompleted)
+            {
+                pending.OnCancel.Unregister();
+            }
+            else
+            {
+                live.Add(pending);
+            }
+        }
+
         if (live.Count == 0)
         {
             return;
@@ -190,7 +217,7 @@ public sealed partial class InferenceBatcher : BackgroundService
         using var lease = host.TryAcquire();
         if (lease is null)
         {
-            live.ForEach(p => p.Completion.TrySetException(new NoModelException()));
+            live.ForEach(p => p.Fail(new NoModelException()));
             return;
         }
 
@@ -198,7 +225,7 @@ public sealed partial class InferenceBatcher : BackgroundService
         var fits = live.Where(p => p.Model.InputShape == model.InputShape && p.Model.ClassNames.Count == model.ClassNames.Count).ToList();
         foreach (var misfit in live.Except(fits))
         {
-            misfit.Completion.TrySetException(new ModelChangedException($"the model changed to {model.Version} (input {model.InputShape}) while the request waited; retry"));
+            misfit.Fail(new ModelChangedException($"the model changed to {model.Version} (input {model.InputShape}) while the request waited; retry"));
         }
 
         if (fits.Count == 0)
@@ -213,13 +240,13 @@ public sealed partial class InferenceBatcher : BackgroundService
             metrics.Batch(fits.Count, fits.Select(p => Stopwatch.GetElapsedTime(p.EnqueuedAt, now)));
             for (var i = 0; i < fits.Count; i++)
             {
-                fits[i].Completion.TrySetResult(new InferenceResult(probabilities[i], model));
+                fits[i].Answer(new InferenceResult(probabilities[i], model));
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogBatchFailed(logger, ex, model.Version, fits.Count);
-            fits.ForEach(p => p.Completion.TrySetException(ex));
+            fits.ForEach(p => p.Fail(ex));
         }
     }
 

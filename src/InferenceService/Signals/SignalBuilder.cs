@@ -19,7 +19,7 @@ public static class SignalBuilder
         ArgumentNullException.ThrowIfNull(options);
         var p = result.Probabilities;
         var model = result.Model;
-        var order = Enumerable.Range(0, p.Length).OrderByDescending(i => p[i]).ThenBy(i => i).ToArray();
+        var order = RankDescending(p);
         var first = order[0];
         var second = order.Length > 1 ? order[1] : first;
         var margin = p[first] - p[second];
@@ -44,8 +44,31 @@ public static class SignalBuilder
             },
         };
         response.Probabilities.AddRange(p);
-        response.TopK.AddRange(order.Take(Math.Min(topK, p.Length)).Select(i => Score(i, p, model.ClassNames)));
+        for (var k = 0; k < Math.Min(topK, p.Length); k++)
+        {
+            response.TopK.Add(Score(order[k], p, model.ClassNames));
+        }
+
         return response;
+    }
+
+    /// <summary>Class indices by descending probability, ties by index (insertion sort: a handful of classes, on every call).</summary>
+    internal static int[] RankDescending(float[] p)
+    {
+        var order = new int[p.Length];
+        for (var i = 0; i < p.Length; i++)
+        {
+            var j = i;
+            while (j > 0 && p[order[j - 1]] < p[i])
+            {
+                order[j] = order[j - 1];
+                j--;
+            }
+
+            order[j] = i;
+        }
+
+        return order;
     }
 
     private static ClassScore Score(int label, float[] p, IReadOnlyList<string> names) =>

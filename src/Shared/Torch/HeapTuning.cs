@@ -4,9 +4,9 @@ namespace HardPair.Shared.Torch;
 
 /// <summary>
 /// Keeps libtorch's freed CPU buffers in the heap for the next forward pass. glibc's malloc hands
-/// blocks above its mmap threshold (128 KiB at first, adapting) straight back to the kernel on
-/// free and trims the heap top above 128 KiB; a batch's activations (MiBs) are then mapped and
-/// page-faulted afresh on every pass. Measured on the serving model (bench/Serving, one core):
+/// blocks above its mmap threshold (128 KiB at first, adapting upwards) back to the kernel on
+/// free, and trims free memory off the heap top beyond its trim threshold (adapting too); a
+/// batch's activations (MiBs) are then mapped and page-faulted afresh on every pass. Measured on the serving model (bench/Serving, one core):
 /// batch 64 ran at about half the images/s of batch 32 with glibc's defaults and on a par with it
 /// once the thresholds were fixed. Fixed thresholds also stop glibc's adaptive changes.
 /// </summary>
