@@ -3,7 +3,8 @@
 # links the host's libtorch (CUDA build) under TorchSharp's binding, and runs the benchmarks —
 # serving on CPU (service and limit pinned to half the CPUs, load generator on the other half),
 # training on CUDA against PyTorch, serving on CUDA. Results under ${OUT:-bench/results/device-*}.
-# CPU_EXECUTORS / CUDA_EXECUTORS ("1 2") pick the serving runs; TRAINING=0 skips training.
+# CPU_EXECUTORS / CUDA_EXECUTORS ("1 2"; empty: none) pick the serving runs; TRAINING=0 skips training, ROUNDS=N
+# gives it N rounds.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -57,12 +58,12 @@ serve() { # serve DEVICE EXECUTORS
   timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$1" --service-cpus "$service_cpus" \
     --executors "$2" --max-batch "$max_batch" --out "$out/serving-$1-e$2"
 }
-for executors in ${CPU_EXECUTORS:-1 2}; do serve cpu "$executors"; done
+for executors in ${CPU_EXECUTORS-1 2}; do serve cpu "$executors"; done
 
 if [ "${TRAINING:-1}" = 1 ]; then
 echo "== training, CUDA, against PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
-timeout 240 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --device "$device" --rounds 1 --python "$python" --out "$out/training-cuda"
+timeout 240 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --device "$device" --rounds "${ROUNDS:-1}" --python "$python" --out "$out/training-cuda"
 fi
 
-for executors in ${CUDA_EXECUTORS:-1 2}; do serve "$device" "$executors"; done
+for executors in ${CUDA_EXECUTORS-1 2}; do serve "$device" "$executors"; done
 echo "== done"
