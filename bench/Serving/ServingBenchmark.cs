@@ -86,10 +86,10 @@ public static class ServingBenchmark
         }
 
         Console.WriteLine();
-        Console.WriteLine(string.Create(C, $"{"mode",-13} {"conc",5} {"req/s",9} {"of limit",9} {"p50 ms",8} {"p99 ms",8} {"p999 ms",8} {"batch",6} {"failed",7}"));
+        Console.WriteLine(string.Create(C, $"{"mode",-13} {"conc",5} {"req/s",9} {"of limit",9} {"p50 ms",8} {"p99 ms",8} {"p999 ms",8} {"batch",6} {"failed",7} {"rss MiB",8}"));
         foreach (var r in results)
         {
-            Console.WriteLine(string.Create(C, $"{r.Mode,-13} {r.Concurrency,5} {r.RequestsPerSecond,9:0} {r.RequestsPerSecond / limit,9:P0} {r.P50,8:0.00} {r.P99,8:0.00} {r.P999,8:0.00} {r.MeanBatch,6:0.0} {r.Failed,7}"));
+            Console.WriteLine(string.Create(C, $"{r.Mode,-13} {r.Concurrency,5} {r.RequestsPerSecond,9:0} {r.RequestsPerSecond / limit,9:P0} {r.P50,8:0.00} {r.P99,8:0.00} {r.P999,8:0.00} {r.MeanBatch,6:0.0} {r.Failed,7} {r.ResidentMiB,8:0}"));
         }
 
         var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings }, date = DateTime.UtcNow, seconds, limit, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true });
@@ -143,7 +143,7 @@ public static class ServingBenchmark
         var all = latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         var batches = after.Count - before.Count;
-        return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed);
+        return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed, service.ResidentBytes() / 1048576.0);
     }
 
     /// <summary>CPUs of the machine (not only those this process may use).</summary>
@@ -153,7 +153,7 @@ public static class ServingBenchmark
         new(
             Option(args, "--device") ?? "cpu",
             Option(args, "--service-cpus"),
-            (Option(args, "--retain-freed-memory") ?? "true") == "true",
+            bool.Parse(Option(args, "--retain-freed-memory") ?? "true"),
             int.Parse(Option(args, "--executors") ?? "1", C));
 
     private static string? Option(string[] args, string name)
@@ -185,4 +185,5 @@ public static class ServingBenchmark
 
 public sealed record RawResult(int Batch, double ImagesPerSecond, int Streams = 1);
 
-public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed);
+/// <summary>One load phase; <see cref="ResidentMiB"/> is the service's resident memory at its end.</summary>
+public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed, double ResidentMiB);

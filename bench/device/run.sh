@@ -12,6 +12,7 @@ out=${OUT:-$root/bench/results/device-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 exec > >(tee -a "$out/run.log") 2>&1
 
+set -e # the setup must succeed; the benchmarks below run on after a failure
 work=${TMPDIR:-/tmp}/hardpair-device
 mkdir -p "$work/dotnet"
 xz -dc .device/dotnet.tar.xz | tar -C "$work/dotnet" -xf -
@@ -23,7 +24,7 @@ export DOTNET_ROOT=$work/dotnet PATH=$work/dotnet:$PATH DOTNET_SYSTEM_GLOBALIZAT
 python=$(command -v python3)
 torch_lib=${TORCH_LIB:-$("$python" -c 'import os, torch; print(os.path.join(os.path.dirname(torch.__file__), "lib"))')}
 site=$(dirname "$(dirname "$torch_lib")")
-cuda_libs=$(find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null | sort -u | paste -sd:)
+cuda_libs=$({ find "$site/nvidia" -name 'lib*.so*' -printf '%h\n' 2>/dev/null || true; } | sort -u | paste -sd:)
 export LD_LIBRARY_PATH=$torch_lib${cuda_libs:+:$cuda_libs}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 for native in src/InferenceService/bin/Release/net10.0/runtimes/linux-x64/native \
   bench/Serving/bin/Release/net10.0/runtimes/linux-x64/native bench/Training/bin/Release/net10.0/runtimes/linux-x64/native; do
@@ -32,16 +33,18 @@ for native in src/InferenceService/bin/Release/net10.0/runtimes/linux-x64/native
   done
 done
 
+set +e
 echo "== machine"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || true
 nproc; "$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name(0))'
 dotnet --list-runtimes
 device=${DEVICE:-cuda}
 cpus=$(nproc); half=$((cpus / 2))
+[ "$half" -ge 1 ] || { echo "run.sh needs at least 2 CPUs (one for the service, one for the load)"; exit 2; }
 service_cpus="0-$((half - 1))"; client_cpus="$half-$((cpus - 1))"
 serving=bench/Serving/bin/Release/net10.0/HardPair.Bench.Serving.dll
 
-echo "== smoke: TorchSharp on the host's libtorch, CUDA"
+echo "== smoke: TorchSharp on the host's libtorch, $device"
 if ! timeout 120 dotnet "$serving" --raw-worker --store models/bootstrap --device "$device" --seconds-each 0.5; then
   echo "TorchSharp did not run on this libtorch; PyTorch reference numbers only"
   for method in standard pgd-at trades spat; do

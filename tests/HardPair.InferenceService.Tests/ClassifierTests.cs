@@ -188,6 +188,25 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
     }
 
     [Fact]
+    public async Task Classify_HostStopsWhileABatchGathers_TheCallIsAnsweredBeforeTheHostStops()
+    {
+        checkpoint.CopyInto(store.Path);
+        var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxQueueDelay"] = "00:00:01" });
+        var client = new Classifier.ClassifierClient(host.Channel);
+        var waiting = client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, cancellationToken: TestContext.Current).ResponseAsync;
+        await Task.Delay(200, TestContext.Current);
+
+        // The image sits in a batch that gathers for a second: Kestrel drains the call before the
+        // batcher stops, so the caller gets its answer, and the host then stops.
+        var stopping = host.App.StopAsync(TestContext.Current);
+        var answer = await waiting.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current);
+        await stopping.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current);
+        await host.DisposeAsync();
+
+        Assert.Equal(checkpoint.Version, answer.ModelVersion);
+    }
+
+    [Fact]
     public async Task Classify_DeadlinePassesInTheQueue_IsDeadlineExceededAndNotComputed()
     {
         checkpoint.CopyInto(store.Path);

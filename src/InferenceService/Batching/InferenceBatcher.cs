@@ -85,13 +85,23 @@ public sealed partial class InferenceBatcher : BackgroundService
     {
         var threadsEach = Math.Max(1, (Shared.Torch.TorchRuntime.Current?.Threads ?? Environment.ProcessorCount) / options.Executors);
         var executors = Enumerable.Range(0, options.Executors).Select(i => StartExecutor(i, threadsEach)).ToArray();
+        // Whatever the batch in hand holds when the host stops is answered below, not dropped.
         List<PendingInference>? batch = null;
         try
         {
             while (await queue.Reader.WaitToReadAsync(stoppingToken))
             {
-                batch = await GatherAsync(stoppingToken);
-                await ready.Writer.WriteAsync(batch, stoppingToken);
+                batch = new List<PendingInference>(options.MaxBatchSize);
+                await GatherAsync(batch, stoppingToken);
+
+                // A closed batch waits for a free executor; images that queued meanwhile join it.
+                await ready.Writer.WaitToWriteAsync(stoppingToken);
+                TopUp(batch);
+                if (!ready.Writer.TryWrite(batch))
+                {
+                    await ready.Writer.WriteAsync(batch, stoppingToken);
+                }
+
                 batch = null;
             }
         }
@@ -111,9 +121,8 @@ public sealed partial class InferenceBatcher : BackgroundService
         await Task.WhenAll(executors);
     }
 
-    private async Task<List<PendingInference>> GatherAsync(CancellationToken stoppingToken)
+    private async Task GatherAsync(List<PendingInference> batch, CancellationToken stoppingToken)
     {
-        var batch = new List<PendingInference>(options.MaxBatchSize);
         var closesAt = Stopwatch.GetTimestamp() + (long)(options.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
         while (batch.Count < options.MaxBatchSize)
         {
@@ -129,13 +138,21 @@ public sealed partial class InferenceBatcher : BackgroundService
                 break;
             }
         }
+    }
 
-        return batch;
+    private void TopUp(List<PendingInference> batch)
+    {
+        while (batch.Count < options.MaxBatchSize && queue.Reader.TryRead(out var item))
+        {
+            batch.Add(item);
+        }
     }
 
     /// <summary>
-    /// One executor: a dedicated thread (Torch's per-thread OpenMP setting then holds for every
-    /// batch it computes) that takes closed batches until the batcher stops.
+    /// One executor: a dedicated thread that takes closed batches until the batcher stops. Torch's
+    /// thread count is set on it once; with the OpenMP backend that holds for this thread's
+    /// parallel regions, and it also becomes the process default for threads that run their first
+    /// Torch operation later (robustness probes, verification).
     /// </summary>
     private Task StartExecutor(int index, int threads)
     {
@@ -201,6 +218,9 @@ public sealed partial class InferenceBatcher : BackgroundService
         {
             if (pending.Cancellation.IsCancellationRequested || pending.Completion.Task.IsCompleted)
             {
+                // Answered here: a token can read cancelled before its callbacks have run, and
+                // unregistering then would leave the caller waiting for ever.
+                pending.Completion.TrySetCanceled(pending.Cancellation);
                 pending.OnCancel.Unregister();
             }
             else

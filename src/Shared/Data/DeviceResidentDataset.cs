@@ -7,7 +7,9 @@ namespace HardPair.Shared.Data;
 /// A dataset's images (as bytes) and labels uploaded to an accelerator once, so that a training
 /// step gathers its batch there instead of assembling it on the host and copying it over: on a
 /// GPU a small model's step takes a few milliseconds, of which the host-side batch was a fair
-/// share. Batches equal <see cref="ImageDataset.Batch"/>'s exactly (bytes / 255 in float32).
+/// share. Batches hold the same values as <see cref="ImageDataset.Batch"/>'s (bytes / 255 in
+/// float32; equal bit for bit on the CPU, where it is tested — a CUDA division by a scalar may
+/// differ in the last bit).
 /// </summary>
 public sealed class DeviceResidentDataset : IDisposable
 {
@@ -22,13 +24,16 @@ public sealed class DeviceResidentDataset : IDisposable
         var classes = new long[data.Count];
         for (var i = 0; i < data.Count; i++)
         {
-            data.Image(i).CopyTo(bytes.AsSpan(i * shape.Elements, shape.Elements));
+            data.Image(i).CopyTo(bytes.AsSpan(checked(i * shape.Elements), shape.Elements));
             classes[i] = data.Label(i);
         }
 
+        // Both leave the scope only once both exist: a failed upload frees what was uploaded.
         using var scope = torch.NewDisposeScope();
-        images = torch.tensor(bytes, [data.Count, shape.Channels, shape.Height, shape.Width]).to(device).MoveToOuterDisposeScope();
-        labels = torch.tensor(classes).to(device).MoveToOuterDisposeScope();
+        var uploadedImages = torch.tensor(bytes, [data.Count, shape.Channels, shape.Height, shape.Width]).to(device);
+        var uploadedLabels = torch.tensor(classes).to(device);
+        images = uploadedImages.MoveToOuterDisposeScope();
+        labels = uploadedLabels.MoveToOuterDisposeScope();
     }
 
     /// <summary>Images [B, C, H, W] float32 in [0, 1] and labels [B] int64, on the device.</summary>

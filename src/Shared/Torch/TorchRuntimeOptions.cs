@@ -19,7 +19,8 @@ public sealed class TorchRuntimeOptions
     /// <summary>
     /// Keep freed CPU tensor buffers in the process heap (glibc thresholds fixed at 32 MiB mmap /
     /// 512 MiB trim) instead of returning and re-faulting them on every batch. Costs resident
-    /// memory up to the largest working set seen; see <see cref="HeapTuning"/>.
+    /// memory up to the largest working set seen per thread that runs Torch (glibc keeps an
+    /// arena per thread); see <see cref="HeapTuning"/>.
     /// </summary>
     public bool RetainFreedMemory { get; set; } = true;
 

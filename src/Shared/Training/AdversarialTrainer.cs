@@ -80,17 +80,20 @@ public static class AdversarialTrainer
                 optimizer.step();
                 step++;
 
-                var values = ReadBack(loss);
-                var seconds = (clock.Elapsed - started).TotalSeconds;
-                progress?.Report(new TrainingProgress(
-                    step,
-                    totalSteps,
-                    (double)step / stepsPerEpoch,
-                    values[0],
-                    values[1],
-                    loss.Robust is null ? null : values[2],
-                    learningRate,
-                    indices.Length / Math.Max(seconds, 1e-9)));
+                if (progress is not null)
+                {
+                    var values = ReadBack(loss);
+                    var seconds = (clock.Elapsed - started).TotalSeconds;
+                    progress.Report(new TrainingProgress(
+                        step,
+                        totalSteps,
+                        (double)step / stepsPerEpoch,
+                        values[0],
+                        values[1],
+                        loss.Robust is null ? null : values[2],
+                        learningRate,
+                        indices.Length / Math.Max(seconds, 1e-9)));
+                }
 
                 if (snapshots is not null && (step % snapshots.Every == 0 || step == totalSteps))
                 {
