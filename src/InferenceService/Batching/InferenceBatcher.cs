@@ -41,13 +41,15 @@ public sealed class ModelChangedException(string message) : Exception(message);
 /// is full or after the queue delay; one lease and one forward pass per batch (so a batch never
 /// mixes versions); cancelled or expired requests are dropped before the forward. Closed batches
 /// go to <see cref="InferenceOptions.Executors"/> executor threads, each with its share of the
-/// Torch threads; while they compute, the next batch gathers (at most one waits ready).
+/// Torch threads; while they compute, the next batch gathers, and it is handed over when an
+/// executor is idle, with whatever queued meanwhile added.
 /// </summary>
 public sealed partial class InferenceBatcher : BackgroundService
 {
     private readonly Channel<PendingInference> queue;
-    private readonly Channel<List<PendingInference>> ready = Channel.CreateBounded<List<PendingInference>>(
-        new BoundedChannelOptions(1) { SingleWriter = true, FullMode = BoundedChannelFullMode.Wait });
+    private readonly Channel<List<PendingInference>> ready = Channel.CreateUnbounded<List<PendingInference>>(
+        new UnboundedChannelOptions { SingleWriter = true });
+    private readonly SemaphoreSlim idleExecutors;
     private readonly ModelHost host;
     private readonly InferenceOptions options;
     private readonly InferenceMetrics metrics;
@@ -61,7 +63,9 @@ public sealed partial class InferenceBatcher : BackgroundService
         this.metrics = metrics;
         this.logger = logger;
         queue = Channel.CreateBounded<PendingInference>(new BoundedChannelOptions(this.options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        idleExecutors = new SemaphoreSlim(this.options.Executors);
     }
+
 
     /// <summary>Queues one image (already validated against <paramref name="model"/>) and waits for its answer.</summary>
     public Task<InferenceResult> InferAsync(float[] pixels, ModelDescription model, CancellationToken cancellationToken)
@@ -94,14 +98,11 @@ public sealed partial class InferenceBatcher : BackgroundService
                 batch = new List<PendingInference>(options.MaxBatchSize);
                 await GatherAsync(batch, stoppingToken);
 
-                // A closed batch waits for a free executor; images that queued meanwhile join it.
-                await ready.Writer.WaitToWriteAsync(stoppingToken);
+                // A closed batch is handed over only to an idle executor; images that queued
+                // while it waited join it (up to the batch size).
+                await idleExecutors.WaitAsync(stoppingToken);
                 TopUp(batch);
-                if (!ready.Writer.TryWrite(batch))
-                {
-                    await ready.Writer.WriteAsync(batch, stoppingToken);
-                }
-
+                ready.Writer.TryWrite(batch);
                 batch = null;
             }
         }
@@ -167,6 +168,7 @@ public sealed partial class InferenceBatcher : BackgroundService
                     while (ready.Reader.TryRead(out var batch))
                     {
                         RunGuarded(batch);
+                        idleExecutors.Release();
                     }
                 }
             }
