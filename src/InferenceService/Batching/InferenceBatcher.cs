@@ -66,7 +66,6 @@ public sealed partial class InferenceBatcher : BackgroundService
         idleExecutors = new SemaphoreSlim(this.options.Executors);
     }
 
-
     /// <summary>Queues one image (already validated against <paramref name="model"/>) and waits for its answer.</summary>
     public Task<InferenceResult> InferAsync(float[] pixels, ModelDescription model, CancellationToken cancellationToken)
     {

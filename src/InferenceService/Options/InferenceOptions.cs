@@ -21,8 +21,8 @@ public sealed class InferenceOptions
     /// <summary>
     /// Batches computed at once, each on a thread of its own with an equal share of the Torch
     /// threads (<c>Torch:Threads</c>, else one per CPU). While they compute, the next batch
-    /// gathers. More than one pays off on many cores and on GPUs, where one small batch cannot
-    /// keep the device busy; on one or two cores 1 is best.
+    /// gathers. More than one paid off on an H200 (one small batch cannot keep it busy); on CPUs
+    /// it was a win on one 8-core machine and a tie on another, and none on two cores: measure.
     /// </summary>
     [Range(1, 64)]
     public int Executors { get; set; } = 1;

@@ -6,9 +6,9 @@ namespace HardPair.Shared.Torch;
 /// Keeps libtorch's freed CPU buffers in the heap for the next forward pass. glibc's malloc hands
 /// blocks above its mmap threshold (128 KiB at first, adapting upwards) back to the kernel on
 /// free, and trims free memory off the heap top beyond its trim threshold (adapting too); a
-/// batch's activations (MiBs) are then mapped and page-faulted afresh on every pass. Measured on the serving model (bench/Serving, one core):
-/// batch 64 ran at about half the images/s of batch 32 with glibc's defaults and on a par with it
-/// once the thresholds were fixed. Fixed thresholds also stop glibc's adaptive changes.
+/// batch's activations (MiBs) are then mapped and page-faulted afresh on every pass. Measured on
+/// the serving model (bench/Serving, one core): batch 64 ran at 60–70% of batch 32's images/s
+/// with glibc's defaults and on a par with it once the thresholds were fixed.
 /// </summary>
 internal static partial class HeapTuning
 {

@@ -8,4 +8,4 @@ public sealed record TorchRuntimeInfo(
     NativeLoadMode NativeLoad,
     string? NativeLibraryPath,
     string TorchSharpVersion,
-    bool HeapTuned = false);
+    bool HeapTuned);

@@ -9,6 +9,18 @@ namespace HardPair.Shared.Tests.Torch;
 public sealed class TorchRuntimeTests(TorchFixture fixture)
 {
     [Fact]
+    public void Initialize_ByDefault_RetainsFreedMemoryOnGlibcHosts()
+    {
+        // The test host starts Torch with the default options, as the services do.
+        Assert.True(new TorchRuntimeOptions().RetainFreedMemory);
+        if (OperatingSystem.IsLinux() && File.Exists("/lib/x86_64-linux-gnu/libc.so.6"))
+        {
+            Assert.True(fixture.Info.HeapTuned);
+            Assert.True(HeapTuning.Apply());
+        }
+    }
+
+    [Fact]
     public void Initialize_InTestHost_LoadsBindingAndRunsForwardAndBackward()
     {
         Assert.Equal("cpu", fixture.Info.Device);
