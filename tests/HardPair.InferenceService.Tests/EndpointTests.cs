@@ -16,7 +16,7 @@ public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassF
     public void Dispose() => store.Dispose();
 
     [Fact]
-    public async Task Metrics_PrometheusEndpoint_ExposesRequestsBatchesAndTheServingVersion()
+    public async Task Metrics_PrometheusEndpoint_ExposesRequestsBatchesTheServingVersionAndTheRuntime()
     {
         checkpoint.CopyInto(store.Path);
         var port = ServiceProcess.FreePort();
@@ -33,6 +33,9 @@ public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassF
         Assert.Contains("status=\"InvalidArgument\"", text, StringComparison.Ordinal);
         Assert.Contains("hardpair_inference_batch_size", text, StringComparison.Ordinal);
         Assert.Contains($"version=\"{checkpoint.Version}\"", text, StringComparison.Ordinal);
+        // The runtime's meter: the serving benchmark waits on the JIT time to measure steady state.
+        Assert.Matches(@"(?m)^dotnet_jit_compilation_time_seconds_total\{[^}]*\} [0-9.e+-]+$", text);
+        Assert.Contains("dotnet_gc_collections_total{", text, StringComparison.Ordinal);
     }
 
     [Fact]

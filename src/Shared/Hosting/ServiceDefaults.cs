@@ -30,10 +30,14 @@ public static class ServiceDefaults
     }
 
     /// <summary>
-    /// The meter's instruments through OpenTelemetry: a Prometheus scrape endpoint on a listener of
-    /// its own when <c>Metrics:PrometheusPort</c> is set, OTLP export when
-    /// <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is.
+    /// The meter's instruments and the runtime's (<see cref="RuntimeMeterName"/>: GC, JIT, thread
+    /// pool, exceptions — observed at collection time, nothing on the request path) through
+    /// OpenTelemetry: a Prometheus scrape endpoint on a listener of its own when
+    /// <c>Metrics:PrometheusPort</c> is set, OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is.
     /// </summary>
+    /// <summary>The .NET runtime's built-in meter.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
     public static IHostApplicationBuilder AddMetricsExport(this IHostApplicationBuilder builder, string meterName)
     {
         ArgumentNullException.ThrowIfNull(builder);
@@ -42,7 +46,7 @@ public static class ServiceDefaults
         var otlp = !string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]);
         builder.Services.AddOpenTelemetry().WithMetrics(metrics =>
         {
-            metrics.AddMeter(meterName);
+            metrics.AddMeter(meterName, RuntimeMeterName);
             if (prometheus.PrometheusPort > 0)
             {
                 metrics.AddPrometheusHttpListener(listener =>
