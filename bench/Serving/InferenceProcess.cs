@@ -39,6 +39,19 @@ internal sealed class InferenceProcess : IAsyncDisposable
         return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
     }
 
+    /// <summary>CPU time the service has used so far (user + system, from /proc/PID/stat).</summary>
+    public TimeSpan CpuTime()
+    {
+        var stat = File.ReadAllText($"/proc/{process.Id}/stat");
+        // Fields after the command name, which is in parentheses and may hold spaces.
+        var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        var ticks = long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture);
+        return TimeSpan.FromSeconds(ticks / (double)ClockTicksPerSecond);
+    }
+
+    /// <summary>USER_HZ: 100 on every Linux architecture .NET runs on.</summary>
+    private const int ClockTicksPerSecond = 100;
+
     public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null, int maxBatch = 64)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
@@ -93,12 +106,18 @@ internal sealed class InferenceProcess : IAsyncDisposable
     }
 
     /// <summary>Sum and count of the batch-size histogram from the Prometheus endpoint.</summary>
-    public async Task<(double Sum, double Count)> BatchStatsAsync()
+    public async Task<(double Sum, double Count)> BatchStatsAsync() =>
+        (await MetricAsync("hardpair_inference_batch_size_sum"), await MetricAsync("hardpair_inference_batch_size_count"));
+
+    /// <summary>Seconds the service's JIT has spent compiling (the runtime meter's counter).</summary>
+    public Task<double> JitSecondsAsync() => MetricAsync("dotnet_jit_compilation_time_seconds_total");
+
+    /// <summary>The sum over every series of one metric on the service's Prometheus endpoint.</summary>
+    private async Task<double> MetricAsync(string name)
     {
         var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{metricsPort}/metrics"));
-        double Value(string name) => text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal))
+        return text.Split('\n').Where(l => l.StartsWith(name, StringComparison.Ordinal) && l.Length > name.Length && l[name.Length] is ' ' or '{')
             .Select(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], CultureInfo.InvariantCulture)).Sum();
-        return (Value("hardpair_inference_batch_size_sum"), Value("hardpair_inference_batch_size_count"));
     }
 
     public async ValueTask DisposeAsync()

@@ -3,8 +3,8 @@
 # links the host's libtorch (CUDA build) under TorchSharp's binding, and runs the benchmarks —
 # serving on CPU (service and limit pinned to half the CPUs, load generator on the other half),
 # training on CUDA against PyTorch, serving on CUDA. Results under ${OUT:-bench/results/device-*}.
-# CPU_EXECUTORS / CUDA_EXECUTORS ("1 2"; empty: none) pick the serving runs; TRAINING=0 skips training, ROUNDS=N
-# gives it N rounds.
+# CPU_EXECUTORS / CUDA_EXECUTORS ("1 2"; empty: none) pick the serving runs, SERVING_ROUNDS (3) their
+# interleaved service/limit rounds; TRAINING=0 skips training, ROUNDS=N gives it N rounds.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -39,13 +39,20 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv 2>&1 || tru
 nproc; "$python" -c 'import torch; print("PyTorch", torch.__version__, "CUDA", torch.version.cuda, torch.cuda.is_available() and torch.cuda.get_device_name(0))'
 dotnet --list-runtimes
 device=${DEVICE:-cuda}
+# GPU memory per process (dotnet = ours, python3 = the PyTorch reference), sampled every 200 ms
+# for the whole run; the peaks are summarised at the end.
+if command -v nvidia-smi > /dev/null; then
+  nvidia-smi --query-compute-apps=timestamp,pid,process_name,used_memory --format=csv,noheader,nounits -lms 200 > "$out/gpu-memory.csv" 2>&1 &
+  sampler=$!
+  trap 'kill $sampler 2>/dev/null' EXIT
+fi
 cpus=$(nproc); half=$((cpus / 2))
 [ "$half" -ge 1 ] || { echo "run.sh needs at least 2 CPUs (one for the service, one for the load)"; exit 2; }
 service_cpus="0-$((half - 1))"; client_cpus="$half-$((cpus - 1))"
 serving=bench/Serving/bin/Release/net10.0/HardPair.Bench.Serving.dll
 
 echo "== smoke: TorchSharp on the host's libtorch, $device"
-if ! timeout 120 dotnet "$serving" --raw-worker --store models/bootstrap --device "$device" --seconds-each 0.5; then
+if ! echo "64 0.5" | timeout 120 dotnet "$serving" --raw-worker --store models/bootstrap --device "$device"; then
   echo "TorchSharp did not run on this libtorch; PyTorch reference numbers only"
   for method in standard pgd-at trades spat; do
     timeout 120 "$python" bench/Training/reference.py --method "$method" --device "$device" --threads 2
@@ -58,8 +65,8 @@ fi
 serve() { # serve DEVICE EXECUTORS
   local max_batch=$((64 / $2))
   echo "== serving, $1, $2 executor(s), batches of at most $max_batch: service and limit on CPUs $service_cpus, load generator on $client_cpus"
-  timeout 200 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$1" --service-cpus "$service_cpus" \
-    --executors "$2" --max-batch "$max_batch" --out "$out/serving-$1-e$2"
+  timeout 400 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$1" --service-cpus "$service_cpus" \
+    --executors "$2" --max-batch "$max_batch" --rounds "${SERVING_ROUNDS:-3}" --out "$out/serving-$1-e$2"
 }
 for executors in ${CPU_EXECUTORS-1 2}; do serve cpu "$executors"; done
 
@@ -69,4 +76,10 @@ timeout 240 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dl
 fi
 
 for executors in ${CUDA_EXECUTORS-1 2}; do serve "$device" "$executors"; done
+if [ -n "${sampler:-}" ]; then
+  kill "$sampler" 2>/dev/null
+  echo "== peak GPU memory per process, in the order they started (MiB, nvidia-smi every 200 ms)"
+  awk -F', *' '$4 ~ /^[0-9]+$/ { key = $3 " pid " $2; if (!(key in peak)) { order[++n] = key; first[key] = $1 } if ($4 > peak[key]) peak[key] = $4 }
+    END { for (i = 1; i <= n; i++) print "  " first[order[i]] "  " order[i] ": " peak[order[i]] }' "$out/gpu-memory.csv"
+fi
 echo "== done"
