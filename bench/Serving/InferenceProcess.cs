@@ -52,7 +52,7 @@ internal sealed class InferenceProcess : IAsyncDisposable
     /// <summary>USER_HZ: 100 on every Linux architecture .NET runs on.</summary>
     private const int ClockTicksPerSecond = 100;
 
-    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null, int maxBatch = 64)
+    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null, int maxBatch = 64, IReadOnlyDictionary<string, string>? environment = null)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
         var address = new Uri($"http://127.0.0.1:{ServingBenchmark.FreePort()}");
@@ -72,6 +72,11 @@ internal sealed class InferenceProcess : IAsyncDisposable
         var start = RawLimit.Pinned(torch?.Cpus, command);
         start.RedirectStandardOutput = true;
         start.RedirectStandardError = true;
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            start.Environment[name] = value;
+        }
+
         var process = Process.Start(start)!;
         var service = new InferenceProcess(process, address, metricsPort);
         await WaitUntilServingAsync(process, service.Channel, "the inference service");

@@ -19,7 +19,7 @@ namespace HardPair.Bench.Serving;
 /// one invocation on one machine.
 ///
 ///   dotnet run -c Release --project bench/Serving -- [--seconds 10] [--concurrency 1,4,16,64] [--out DIR]
-///       [--warm-up 10] [--rounds 5] [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false] [--executors N] [--max-batch N] [--max-delay-ms MS]
+///       [--warm-up 10] [--rounds 5] [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false] [--executors N] [--max-batch N] [--max-delay-ms MS] [--service-env NAME=VALUE,...]
 ///   --service-cpus pins the service and the raw-limit worker to the same CPUs (taskset -c LIST);
 ///   start the benchmark itself (the load generator) under taskset -c on the other CPUs.
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
@@ -43,6 +43,9 @@ public static class ServingBenchmark
         var maxBatch = int.Parse(Option(args, "--max-batch") ?? "64", C);
         // The service's Inference:MaxQueueDelay in milliseconds; unset, the service's own default.
         string[] delay = Option(args, "--max-delay-ms") is { } ms ? ["--Inference:MaxQueueDelay", TimeSpan.FromMilliseconds(double.Parse(ms, C)).ToString("c", C)] : [];
+        // Environment variables for the service alone (not the limit's worker): --service-env NAME=VALUE,...
+        var serviceEnvironment = (Option(args, "--service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair[1]);
         var concurrencies = (Option(args, "--concurrency") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var root = FindRoot();
         var output = Option(args, "--out") ?? Path.Combine(root, "bench", "results", $"serving-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
@@ -60,7 +63,7 @@ public static class ServingBenchmark
         var store = Path.Combine(root, "models", "bootstrap");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
-        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}; {DateTime.UtcNow:u}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}]; {DateTime.UtcNow:u}");
         await using var limitWorker = RawLimit.Start(store, torchSettings);
         var limitSeconds = Math.Max(2, seconds / 4);
         var rawBefore = await limitWorker.SweepAsync(limitSeconds);
@@ -72,7 +75,7 @@ public static class ServingBenchmark
         var results = new List<LoadResult>();
         var rounds = new List<RoundResult>();
         var warmUps = new List<double>();
-        await using (var service = await InferenceProcess.StartAsync(root, store, batching: true, extra: delay, torch: torchSettings, maxBatch: maxBatch))
+        await using (var service = await InferenceProcess.StartAsync(root, store, batching: true, extra: delay, torch: torchSettings, maxBatch: maxBatch, environment: serviceEnvironment))
         {
             warmUps.Add(await WarmUpAsync(service, test, concurrencies.Max(), warmUp));
             foreach (var concurrency in concurrencies)
@@ -95,7 +98,7 @@ public static class ServingBenchmark
             }
         }
 
-        await using (var service = await InferenceProcess.StartAsync(root, store, batching: false, torch: torchSettings))
+        await using (var service = await InferenceProcess.StartAsync(root, store, batching: false, torch: torchSettings, environment: serviceEnvironment))
         {
             warmUps.Add(await WarmUpAsync(service, test, concurrencies.Max(), warmUp));
             results.Add(await LoadAsync(service, test, concurrencies.Max(), seconds, "batching off"));
@@ -126,7 +129,7 @@ public static class ServingBenchmark
             Console.WriteLine(string.Create(C, $"\nconcurrency {concurrencies.Max()}: {headline:P0} of the limit (median of {rounds.Count} rounds, each against the limit measured beside it; range {rounds.Min(r => r.OfLimit):P0}–{rounds.Max(r => r.OfLimit):P0})"));
         }
 
-        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings, maxBatch, maxQueueDelay = delay.Length > 0 ? delay[1] : null }, date = DateTime.UtcNow, seconds, warmUpSeconds = warmUps, limit, ofLimitAtHighestConcurrency = headline, rounds, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings, maxBatch, maxQueueDelay = delay.Length > 0 ? delay[1] : null, serviceEnvironment }, date = DateTime.UtcNow, seconds, warmUpSeconds = warmUps, limit, ofLimitAtHighestConcurrency = headline, rounds, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         await File.WriteAllTextAsync(Path.Combine(output, "serving.json"), json);
         Console.WriteLine($"\nwritten {Path.Combine(output, "serving.json")}");
         return 0;

@@ -64,6 +64,19 @@ public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassF
         Assert.DoesNotContain("wrong-token-0123456789", service.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Torch_InTheService_LetsIdleOpenMpThreadsSleepUnlessTheOperatorChose()
+    {
+        checkpoint.CopyInto(store.Path);
+        var address = new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}");
+        string[] args = [.. InferenceSettings.For(store.Path).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }), "--urls", address.ToString()];
+        await using var service = await ServiceProcess.StartAsync("HardPair.InferenceService", args, TimeSpan.FromMinutes(1), TestContext.Current, address);
+
+        // Request threads share the CPUs with libtorch's: its idle workers must not spin (appsettings.json).
+        var expected = Environment.GetEnvironmentVariable("OMP_WAIT_POLICY") ?? "PASSIVE";
+        Assert.Contains($"OpenMP wait policy: {expected}", service.Output, StringComparison.Ordinal);
+    }
+
     private static Admin.AdminClient Admin(GrpcChannel channel) =>
         new(channel.Intercept(headers =>
         {

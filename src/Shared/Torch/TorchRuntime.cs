@@ -33,6 +33,11 @@ public static class TorchRuntime
             Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
             var request = DeviceRequest.Parse(options.Device);
             var heapTuned = options.RetainFreedMemory && HeapTuning.Apply();
+            if (options.PassiveWait)
+            {
+                OpenMpWaitPolicy.PreferPassive();
+            }
+
             var (mode, path) = NativeBinding.Load(options.NativeCacheDirectory);
 
             var cudaAvailable = request.Kind != DeviceKind.Cpu && CudaAvailable();
@@ -51,7 +56,8 @@ public static class TorchRuntime
                 mode,
                 path,
                 typeof(torch).Assembly.GetName().Version?.ToString() ?? "unknown",
-                heapTuned);
+                heapTuned,
+                OpenMpWaitPolicy.Current());
             return current;
         }
     }

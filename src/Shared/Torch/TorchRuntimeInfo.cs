@@ -8,4 +8,5 @@ public sealed record TorchRuntimeInfo(
     NativeLoadMode NativeLoad,
     string? NativeLibraryPath,
     string TorchSharpVersion,
-    bool HeapTuned);
+    bool HeapTuned,
+    string OpenMpWaitPolicy);

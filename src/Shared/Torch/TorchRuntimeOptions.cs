@@ -25,6 +25,14 @@ public sealed class TorchRuntimeOptions
     public bool RetainFreedMemory { get; set; } = true;
 
     /// <summary>
+    /// Let libtorch's idle OpenMP threads sleep at once instead of spinning
+    /// (<c>OMP_WAIT_POLICY=PASSIVE</c>, unless the variable is already set): for processes whose
+    /// other threads need the CPUs — the inference service's request handling — and for pods whose
+    /// CPU limit spinning would use up. See <see cref="OpenMpWaitPolicy"/>.
+    /// </summary>
+    public bool PassiveWait { get; set; }
+
+    /// <summary>
     /// Where a patched copy of the native binding is kept on hosts whose libstdc++ is too old.
     /// Empty: <c>$HARDPAIR_NATIVE_CACHE</c>, else <c>$XDG_CACHE_HOME/hardpair</c>, else
     /// <c>~/.cache/hardpair</c>, else the temp folder.
