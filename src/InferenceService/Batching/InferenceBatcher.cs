@@ -132,8 +132,12 @@ public sealed partial class InferenceBatcher : BackgroundService
                 continue;
             }
 
+            // The queue is empty: wait for the next image until the window ends or, sooner,
+            // until arrivals have paused for the arrival gap.
             var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), closesAt);
-            if (remaining <= TimeSpan.Zero || !await WaitAsync(remaining, stoppingToken))
+            var gap = options.MaxArrivalGap;
+            var wait = gap > TimeSpan.Zero && gap < remaining ? gap : remaining;
+            if (remaining <= TimeSpan.Zero || !await WaitAsync(wait, stoppingToken))
             {
                 break;
             }

@@ -31,6 +31,14 @@ public sealed class InferenceOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
     public TimeSpan MaxQueueDelay { get; set; } = TimeSpan.FromMilliseconds(2);
 
+    /// <summary>
+    /// A batch that is not full closes as soon as no image has arrived for this long, before
+    /// <see cref="MaxQueueDelay"/>: under load arrivals keep coming and batches fill; when they
+    /// pause, nobody waits out the rest of the window. Zero: only the window closes a batch.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
+    public TimeSpan MaxArrivalGap { get; set; } = TimeSpan.Zero;
+
     /// <summary>Requests waiting beyond this are refused with RESOURCE_EXHAUSTED.</summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 1024;
