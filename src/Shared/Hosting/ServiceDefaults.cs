@@ -29,15 +29,15 @@ public static class ServiceDefaults
             .ValidateOnStart();
     }
 
+    /// <summary>The .NET runtime's built-in meter.</summary>
+    public const string RuntimeMeterName = "System.Runtime";
+
     /// <summary>
     /// The meter's instruments and the runtime's (<see cref="RuntimeMeterName"/>: GC, JIT, thread
     /// pool, exceptions — observed at collection time, nothing on the request path) through
     /// OpenTelemetry: a Prometheus scrape endpoint on a listener of its own when
     /// <c>Metrics:PrometheusPort</c> is set, OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is.
     /// </summary>
-    /// <summary>The .NET runtime's built-in meter.</summary>
-    public const string RuntimeMeterName = "System.Runtime";
-
     public static IHostApplicationBuilder AddMetricsExport(this IHostApplicationBuilder builder, string meterName)
     {
         ArgumentNullException.ThrowIfNull(builder);
