@@ -45,7 +45,8 @@ public static class ServingBenchmark
         string[] delay = Option(args, "--max-delay-ms") is { } ms ? ["--Inference:MaxQueueDelay", TimeSpan.FromMilliseconds(double.Parse(ms, C)).ToString("c", C)] : [];
         // Environment variables for the service alone (not the limit's worker): --service-env NAME=VALUE,...
         var serviceEnvironment = (Option(args, "--service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
-            .Select(pair => pair.Split('=', 2)).ToDictionary(pair => pair[0], pair => pair[1]);
+            .Select(pair => pair.Split('=', 2) is [var name, var value] ? (name, value) : throw new ArgumentException($"--service-env takes NAME=VALUE pairs, not '{pair}'"))
+            .ToDictionary(pair => pair.name, pair => pair.value);
         var concurrencies = (Option(args, "--concurrency") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var root = FindRoot();
         var output = Option(args, "--out") ?? Path.Combine(root, "bench", "results", $"serving-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");

@@ -37,6 +37,8 @@ public sealed class InferenceHostTests : IDisposable
     [InlineData("Inference:Executors", "0")]
     [InlineData("Inference:Executors", "65")]
     [InlineData("Inference:MaxBatchSize", "0")]
+    [InlineData("Inference:MaxArrivalGap", "00:00:02")]
+    [InlineData("Inference:MaxArrivalGap", "-00:00:00.001")]
     public async Task Start_InvalidBatchingSetting_FailsAtStartNamingIt(string key, string value)
     {
         var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(new Dictionary<string, string?> { [key] = value }));

@@ -247,10 +247,17 @@ public sealed partial class InferenceBatcher : BackgroundService
         }
 
         var model = lease.Model.Description;
-        var fits = live.Where(p => p.Model.InputShape == model.InputShape && p.Model.ClassNames.Count == model.ClassNames.Count).ToList();
-        foreach (var misfit in live.Except(fits))
+        var fits = new List<PendingInference>(live.Count);
+        foreach (var pending in live)
         {
-            misfit.Fail(new ModelChangedException($"the model changed to {model.Version} (input {model.InputShape}) while the request waited; retry"));
+            if (pending.Model.InputShape == model.InputShape && pending.Model.ClassNames.Count == model.ClassNames.Count)
+            {
+                fits.Add(pending);
+            }
+            else
+            {
+                pending.Fail(new ModelChangedException($"the model changed to {model.Version} (input {model.InputShape}) while the request waited; retry"));
+            }
         }
 
         if (fits.Count == 0)
