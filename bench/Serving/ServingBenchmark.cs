@@ -124,6 +124,11 @@ public static class ServingBenchmark
             Console.WriteLine(string.Create(C, $"{r.Mode,-13} {r.Concurrency,5} {r.RequestsPerSecond,9:0} {ofLimit,9:P0} {r.P50,8:0.00} {r.P99,8:0.00} {r.P999,8:0.00} {r.MeanBatch,6:0.0} {r.Failed,7} {r.ResidentMiB,8:0} {r.ServiceCpus,5:0.00}"));
         }
 
+        foreach (var r in results.Concat(rounds.Select(r => r.Load)).Where(r => r.Failed > 0))
+        {
+            Console.WriteLine(string.Create(C, $"{r.Mode} at {r.Concurrency}: {r.Failed} failed calls; {r.Failures}"));
+        }
+
         var headline = rounds.Count > 0 ? Median(rounds.Select(r => r.OfLimit)) : double.NaN;
         if (rounds.Count > 0)
         {
@@ -184,6 +189,7 @@ public static class ServingBenchmark
         var cpuBefore = service.CpuTime();
         var latencies = new List<double>[concurrency];
         var failed = 0;
+        var failures = new System.Collections.Concurrent.ConcurrentDictionary<StatusCode, string>();
         var clock = Stopwatch.StartNew();
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
         {
@@ -196,9 +202,10 @@ public static class ServingBenchmark
                     await client.ClassifyAsync(requests[i % requests.Length]);
                     mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
-                catch (RpcException)
+                catch (RpcException ex)
                 {
                     Interlocked.Increment(ref failed);
+                    failures.TryAdd(ex.StatusCode, ex.Status.Detail);
                 }
             }
         }));
@@ -208,7 +215,10 @@ public static class ServingBenchmark
         var all = latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         var batches = after.Count - before.Count;
-        return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed, service.ResidentBytes() / 1048576.0, cpu);
+        return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed, service.ResidentBytes() / 1048576.0, cpu)
+        {
+            Failures = string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}")),
+        };
     }
 
     /// <summary>CPUs of the machine (not only those this process may use).</summary>
@@ -254,4 +264,8 @@ public sealed record RawResult(int Batch, double ImagesPerSecond, int Streams = 
 /// <summary>One interleaved round: the service's load, then the limit measured right after it.</summary>
 public sealed record RoundResult(int Round, LoadResult Load, RawResult Limit, double OfLimit);
 
-public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed, double ResidentMiB, double ServiceCpus);
+public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed, double ResidentMiB, double ServiceCpus)
+{
+    /// <summary>Each status code the failed calls got, with the first detail seen for it.</summary>
+    public string Failures { get; init; } = "";
+}
