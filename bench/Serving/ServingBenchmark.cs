@@ -19,7 +19,7 @@ namespace HardPair.Bench.Serving;
 /// one invocation on one machine.
 ///
 ///   dotnet run -c Release --project bench/Serving -- [--seconds 10] [--concurrency 1,4,16,64] [--out DIR]
-///       [--warm-up 10] [--rounds 5] [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false] [--executors N] [--max-batch N] [--max-delay-ms MS] [--service-env NAME=VALUE,...]
+///       [--warm-up 10] [--rounds 5] [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false] [--executors N] [--max-batch N] [--max-delay-ms MS] [--service-env NAME=VALUE,...] [--call unary|stream]
 ///   --service-cpus pins the service and the raw-limit worker to the same CPUs (taskset -c LIST);
 ///   start the benchmark itself (the load generator) under taskset -c on the other CPUs.
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
@@ -47,6 +47,14 @@ public static class ServingBenchmark
         var serviceEnvironment = (Option(args, "--service-env") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
             .Select(pair => pair.Split('=', 2) is [var name, var value] ? (name, value) : throw new ArgumentException($"--service-env takes NAME=VALUE pairs, not '{pair}'"))
             .ToDictionary(pair => pair.name, pair => pair.value);
+        // unary: one Classify call per image; stream: each caller keeps one ClassifyStream open
+        // and sends its next image once the last one is answered (closed loop either way).
+        var streaming = (Option(args, "--call") ?? "unary") switch
+        {
+            "unary" => false,
+            "stream" => true,
+            var other => throw new ArgumentException($"--call takes unary or stream, not '{other}'"),
+        };
         var concurrencies = (Option(args, "--concurrency") ?? "1,4,16,64").Split(',').Select(int.Parse).ToArray();
         var root = FindRoot();
         var output = Option(args, "--out") ?? Path.Combine(root, "bench", "results", $"serving-{DateTime.UtcNow:yyyyMMdd'T'HHmmss'Z'}");
@@ -64,7 +72,7 @@ public static class ServingBenchmark
         var store = Path.Combine(root, "models", "bootstrap");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
-        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}]; {DateTime.UtcNow:u}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}], calls {(streaming ? "ClassifyStream" : "Classify")}; {DateTime.UtcNow:u}");
         await using var limitWorker = RawLimit.Start(store, torchSettings);
         var limitSeconds = Math.Max(2, seconds / 4);
         var rawBefore = await limitWorker.SweepAsync(limitSeconds);
@@ -78,15 +86,15 @@ public static class ServingBenchmark
         var warmUps = new List<double>();
         await using (var service = await InferenceProcess.StartAsync(root, store, batching: true, extra: delay, torch: torchSettings, maxBatch: maxBatch, environment: serviceEnvironment))
         {
-            warmUps.Add(await WarmUpAsync(service, test, concurrencies.Max(), warmUp));
+            warmUps.Add(await WarmUpAsync(service, test, streaming, concurrencies.Max(), warmUp));
             foreach (var concurrency in concurrencies)
             {
-                results.Add(await LoadAsync(service, test, concurrency, seconds, "batched"));
+                results.Add(await LoadAsync(service, test, streaming, concurrency, seconds, "batched"));
             }
 
             for (var round = 1; round <= roundCount; round++)
             {
-                var load = await LoadAsync(service, test, concurrencies.Max(), seconds, $"round {round}");
+                var load = await LoadAsync(service, test, streaming, concurrencies.Max(), seconds, $"round {round}");
                 var limits = new List<RawResult>();
                 foreach (var batch in contenders)
                 {
@@ -101,8 +109,8 @@ public static class ServingBenchmark
 
         await using (var service = await InferenceProcess.StartAsync(root, store, batching: false, torch: torchSettings, environment: serviceEnvironment))
         {
-            warmUps.Add(await WarmUpAsync(service, test, concurrencies.Max(), warmUp));
-            results.Add(await LoadAsync(service, test, concurrencies.Max(), seconds, "batching off"));
+            warmUps.Add(await WarmUpAsync(service, test, streaming, concurrencies.Max(), warmUp));
+            results.Add(await LoadAsync(service, test, streaming, concurrencies.Max(), seconds, "batching off"));
         }
 
         var rawAfter = await limitWorker.SweepAsync(limitSeconds);
@@ -135,7 +143,7 @@ public static class ServingBenchmark
             Console.WriteLine(string.Create(C, $"\nconcurrency {concurrencies.Max()}: {headline:P0} of the limit (median of {rounds.Count} rounds, each against the limit measured beside it; range {rounds.Min(r => r.OfLimit):P0}–{rounds.Max(r => r.OfLimit):P0})"));
         }
 
-        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings, maxBatch, maxQueueDelay = delay.Length > 0 ? delay[1] : null, serviceEnvironment }, date = DateTime.UtcNow, seconds, warmUpSeconds = warmUps, limit, ofLimitAtHighestConcurrency = headline, rounds, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings, maxBatch, maxQueueDelay = delay.Length > 0 ? delay[1] : null, serviceEnvironment, call = streaming ? "stream" : "unary" }, date = DateTime.UtcNow, seconds, warmUpSeconds = warmUps, limit, ofLimitAtHighestConcurrency = headline, rounds, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         await File.WriteAllTextAsync(Path.Combine(output, "serving.json"), json);
         Console.WriteLine($"\nwritten {Path.Combine(output, "serving.json")}");
         return 0;
@@ -155,17 +163,17 @@ public static class ServingBenchmark
     /// under 1% of their time in the JIT (the runtime meter's <c>dotnet.jit.compilation.time</c>),
     /// or for at most 3 minutes.
     /// </summary>
-    private static async Task<double> WarmUpAsync(InferenceProcess service, ImageDataset test, int concurrency, double minimum)
+    private static async Task<double> WarmUpAsync(InferenceProcess service, ImageDataset test, bool streaming, int concurrency, double minimum)
     {
         const double Round = 5, MaxSeconds = 180, QuietShare = 0.01;
         var clock = Stopwatch.StartNew();
-        await LoadAsync(service, test, concurrency, minimum, "warm-up");
+        await LoadAsync(service, test, streaming, concurrency, minimum, "warm-up");
         var quietRounds = 0;
         while (quietRounds < 2 && clock.Elapsed.TotalSeconds < MaxSeconds)
         {
             var jitBefore = await service.JitSecondsAsync();
             var round = Stopwatch.StartNew();
-            var result = await LoadAsync(service, test, concurrency, Round, "warm-up");
+            var result = await LoadAsync(service, test, streaming, concurrency, Round, "warm-up");
             var jit = await service.JitSecondsAsync() - jitBefore;
             Console.WriteLine(string.Create(C, $"  warm-up at {clock.Elapsed.TotalSeconds,4:0} s: {result.RequestsPerSecond,6:0} req/s, mean batch {result.MeanBatch,4:0.0}, JIT {jit * 1000,5:0} ms in the last {round.Elapsed.TotalSeconds:0} s"));
             quietRounds = jit < QuietShare * round.Elapsed.TotalSeconds ? quietRounds + 1 : 0;
@@ -175,7 +183,7 @@ public static class ServingBenchmark
         return clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task<LoadResult> LoadAsync(InferenceProcess service, ImageDataset test, int concurrency, double seconds, string mode)
+    private static async Task<LoadResult> LoadAsync(InferenceProcess service, ImageDataset test, bool streaming, int concurrency, double seconds, string mode)
     {
         var client = new Classifier.ClassifierClient(service.Channel);
         var requests = Enumerable.Range(0, 512).Select(i => new ClassifyRequest
@@ -194,12 +202,13 @@ public static class ServingBenchmark
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
         {
             var mine = latencies[worker] = [];
+            using var caller = new Caller(client, streaming);
             for (var i = worker; clock.Elapsed.TotalSeconds < seconds; i += concurrency)
             {
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    await client.ClassifyAsync(requests[i % requests.Length]);
+                    await caller.ClassifyAsync(requests[i % requests.Length]);
                     mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (RpcException ex)
@@ -208,6 +217,8 @@ public static class ServingBenchmark
                     failures.TryAdd(ex.StatusCode, ex.Status.Detail);
                 }
             }
+
+            await caller.CompleteAsync();
         }));
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = (service.CpuTime() - cpuBefore).TotalSeconds / elapsed;
@@ -219,6 +230,57 @@ public static class ServingBenchmark
         {
             Failures = string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}")),
         };
+    }
+
+    /// <summary>
+    /// One closed-loop caller: a unary Classify per image, or one ClassifyStream that carries an
+    /// image at a time (opened on the first image, opened again after a failure ends it).
+    /// </summary>
+    private sealed class Caller(Classifier.ClassifierClient client, bool streaming) : IDisposable
+    {
+        private AsyncDuplexStreamingCall<ClassifyRequest, ClassifyResponse>? stream;
+
+        public async Task ClassifyAsync(ClassifyRequest request)
+        {
+            if (!streaming)
+            {
+                await client.ClassifyAsync(request);
+                return;
+            }
+
+            try
+            {
+                stream ??= client.ClassifyStream();
+                await stream.RequestStream.WriteAsync(request);
+                if (!await stream.ResponseStream.MoveNext(CancellationToken.None))
+                {
+                    throw new RpcException(new Status(StatusCode.Internal, "the stream ended without an answer"));
+                }
+            }
+            catch (RpcException)
+            {
+                Dispose();
+                throw;
+            }
+        }
+
+        /// <summary>Ends the stream (if one is open) the way a client that is done does.</summary>
+        public async Task CompleteAsync()
+        {
+            if (stream is not null)
+            {
+                await stream.RequestStream.CompleteAsync();
+                while (await stream.ResponseStream.MoveNext(CancellationToken.None))
+                {
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            stream?.Dispose();
+            stream = null;
+        }
     }
 
     /// <summary>CPUs of the machine (not only those this process may use).</summary>
