@@ -52,7 +52,7 @@ internal sealed class InferenceProcess : IAsyncDisposable
     /// <summary>USER_HZ: 100 on every Linux architecture .NET runs on.</summary>
     private const int ClockTicksPerSecond = 100;
 
-    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null, int maxBatch = 64, IReadOnlyDictionary<string, string>? environment = null)
+    public static async Task<InferenceProcess> StartAsync(string root, string store, bool batching, IEnumerable<string>? extra = null, ServiceTorch? torch = null, int? maxBatch = null, IReadOnlyDictionary<string, string>? environment = null)
     {
         var folder = Path.Combine(root, "src", "InferenceService", "bin", "Release", "net10.0");
         var address = new Uri($"http://127.0.0.1:{ServingBenchmark.FreePort()}");
@@ -61,7 +61,9 @@ internal sealed class InferenceProcess : IAsyncDisposable
         [
             "dotnet", Path.Combine(folder, "HardPair.InferenceService.dll"), "--urls", address.ToString(), "--contentRoot", folder,
             "--Checkpoints:Path", store, "--Admin:Token", AdminToken,
-            "--Inference:MaxBatchSize", batching ? maxBatch.ToString(CultureInfo.InvariantCulture) : "1", "--Inference:QueueCapacity", "4096",
+            // Batching on: the service's own batch size unless one is given.
+            .. (batching ? maxBatch is { } size ? ["--Inference:MaxBatchSize", size.ToString(CultureInfo.InvariantCulture)] : Array.Empty<string>() : ["--Inference:MaxBatchSize", "1"]),
+            "--Inference:QueueCapacity", "4096",
             "--Metrics:PrometheusPort", metricsPort.ToString(CultureInfo.InvariantCulture),
             "--Logging:LogLevel:Default", "Warning",
             // The per-client limiter stays in the path but never refuses: one process drives all the load.

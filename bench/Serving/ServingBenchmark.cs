@@ -40,7 +40,8 @@ public static class ServingBenchmark
         var warmUp = double.Parse(Option(args, "--warm-up") ?? "10", C);
         var roundCount = int.Parse(Option(args, "--rounds") ?? "5", C);
         var torchSettings = TorchSettings(args);
-        var maxBatch = int.Parse(Option(args, "--max-batch") ?? "64", C);
+        // The service's Inference:MaxBatchSize; unset, the service's own default.
+        int? maxBatch = Option(args, "--max-batch") is { } size ? int.Parse(size, C) : null;
         // The service's Inference:MaxQueueDelay in milliseconds; unset, the service's own default.
         string[] delay = Option(args, "--max-delay-ms") is { } ms ? ["--Inference:MaxQueueDelay", TimeSpan.FromMilliseconds(double.Parse(ms, C)).ToString("c", C)] : [];
         // Environment variables for the service alone (not the limit's worker): --service-env NAME=VALUE,...
@@ -72,7 +73,7 @@ public static class ServingBenchmark
         var store = Path.Combine(root, "models", "bootstrap");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
-        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}], calls {(streaming ? "ClassifyStream" : "Classify")}; {DateTime.UtcNow:u}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch?.ToString(C) ?? "the service's default"}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}], calls {(streaming ? "ClassifyStream" : "Classify")}; {DateTime.UtcNow:u}");
         await using var limitWorker = RawLimit.Start(store, torchSettings);
         var limitSeconds = Math.Max(2, seconds / 4);
         var rawBefore = await limitWorker.SweepAsync(limitSeconds);
@@ -125,11 +126,11 @@ public static class ServingBenchmark
 
         Console.WriteLine(string.Create(C, $"the limit: {limit:0} images/s ({(rounds.Count > 0 ? $"the median of the {rounds.Count} rounds' limits" : "the best of the sweeps")})"));
         Console.WriteLine();
-        Console.WriteLine(string.Create(C, $"{"mode",-13} {"conc",5} {"req/s",9} {"of limit",9} {"p50 ms",8} {"p99 ms",8} {"p999 ms",8} {"batch",6} {"failed",7} {"rss MiB",8} {"cpus",5}"));
+        Console.WriteLine(string.Create(C, $"{"mode",-13} {"conc",5} {"req/s",9} {"of limit",9} {"p50 ms",8} {"p99 ms",8} {"p999 ms",8} {"batch",6} {"failed",7} {"rss MiB",8} {"cpus",5} {"gen cpus",8}"));
         foreach (var r in results.Take(concurrencies.Length).Concat(rounds.Select(r => r.Load)).Concat(results.Skip(concurrencies.Length)))
         {
             var ofLimit = rounds.FirstOrDefault(round => ReferenceEquals(round.Load, r))?.OfLimit ?? r.RequestsPerSecond / limit;
-            Console.WriteLine(string.Create(C, $"{r.Mode,-13} {r.Concurrency,5} {r.RequestsPerSecond,9:0} {ofLimit,9:P0} {r.P50,8:0.00} {r.P99,8:0.00} {r.P999,8:0.00} {r.MeanBatch,6:0.0} {r.Failed,7} {r.ResidentMiB,8:0} {r.ServiceCpus,5:0.00}"));
+            Console.WriteLine(string.Create(C, $"{r.Mode,-13} {r.Concurrency,5} {r.RequestsPerSecond,9:0} {ofLimit,9:P0} {r.P50,8:0.00} {r.P99,8:0.00} {r.P999,8:0.00} {r.MeanBatch,6:0.0} {r.Failed,7} {r.ResidentMiB,8:0} {r.ServiceCpus,5:0.00} {r.LoadGeneratorCpus,8:0.00}"));
         }
 
         foreach (var r in results.Concat(rounds.Select(r => r.Load)).Where(r => r.Failed > 0))
@@ -195,6 +196,7 @@ public static class ServingBenchmark
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => client.ClassifyAsync(requests[i % requests.Length]).ResponseAsync));
         var before = await service.BatchStatsAsync();
         var cpuBefore = service.CpuTime();
+        var ownCpuBefore = Environment.CpuUsage.TotalTime;
         var latencies = new List<double>[concurrency];
         var failed = 0;
         var failures = new System.Collections.Concurrent.ConcurrentDictionary<StatusCode, string>();
@@ -222,11 +224,12 @@ public static class ServingBenchmark
         }));
         var elapsed = clock.Elapsed.TotalSeconds;
         var cpu = (service.CpuTime() - cpuBefore).TotalSeconds / elapsed;
+        var ownCpu = (Environment.CpuUsage.TotalTime - ownCpuBefore).TotalSeconds / elapsed;
         var after = await service.BatchStatsAsync();
         var all = latencies.SelectMany(l => l).Order().ToArray();
         double Percentile(double p) => all.Length == 0 ? 0 : all[Math.Min(all.Length - 1, (int)(p * all.Length))];
         var batches = after.Count - before.Count;
-        return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed, service.ResidentBytes() / 1048576.0, cpu)
+        return new LoadResult(mode, concurrency, all.Length / elapsed, Percentile(0.5), Percentile(0.99), Percentile(0.999), batches == 0 ? 0 : (after.Sum - before.Sum) / batches, failed, service.ResidentBytes() / 1048576.0, cpu, ownCpu)
         {
             Failures = string.Join("; ", failures.Select(f => $"{f.Key}: {f.Value}")),
         };
@@ -326,7 +329,7 @@ public sealed record RawResult(int Batch, double ImagesPerSecond, int Streams = 
 /// <summary>One interleaved round: the service's load, then the limit measured right after it.</summary>
 public sealed record RoundResult(int Round, LoadResult Load, RawResult Limit, double OfLimit);
 
-public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed, double ResidentMiB, double ServiceCpus)
+public sealed record LoadResult(string Mode, int Concurrency, double RequestsPerSecond, double P50, double P99, double P999, double MeanBatch, int Failed, double ResidentMiB, double ServiceCpus, double LoadGeneratorCpus)
 {
     /// <summary>Each status code the failed calls got, with the first detail seen for it.</summary>
     public string Failures { get; init; } = "";
