@@ -152,6 +152,27 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
     }
 
     [Fact]
+    public async Task Classify_WithoutAWindow_ImagesThatQueueDuringAForwardPassFormTheNextBatch()
+    {
+        checkpoint.CopyInto(store.Path);
+        var sizes = new List<int>();
+        using var listener = BatchSizes(sizes);
+        await using var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxQueueDelay"] = "00:00:00" });
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var answers = await Task.WhenAll(Enumerable.Range(0, 64).Select(i => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i), RequestId = $"r{i}" }, cancellationToken: TestContext.Current).ResponseAsync));
+
+        Assert.Equal(Enumerable.Range(0, 64).Select(i => $"r{i}"), answers.Select(a => a.RequestId));
+        lock (sizes)
+        {
+            // Nothing waited for company, yet the callers that arrived while a batch computed
+            // were computed together.
+            Assert.Equal(64, sizes.Sum());
+            Assert.True(sizes.Max() > 1, $"batch sizes: {string.Join(", ", sizes)}");
+        }
+    }
+
+    [Fact]
     public async Task Classify_SeveralExecutors_AnswerEveryCallerAsOneExecutorWould()
     {
         checkpoint.CopyInto(store.Path);
