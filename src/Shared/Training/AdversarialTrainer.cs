@@ -7,7 +7,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Training;
 
 /// <summary>
-/// Runs an objective over a dataset with SGD: one dispose scope per step, so the number of live
+/// Runs an objective over a dataset with SGD (<see cref="FlatSgd"/>): one dispose scope per step, so the number of live
 /// tensors stays flat whatever the run's length. With snapshots, the weights, optimizer state and
 /// step are saved every few steps and a later call with the same folder resumes from the latest
 /// (the batch order is a function of seed and epoch, so the resumed run sees the same batches).
@@ -32,15 +32,22 @@ public static class AdversarialTrainer
         var totalSteps = Math.Max(1, (int)Math.Round(options.Epochs * stepsPerEpoch));
         var decaySteps = options.DecayAt.Select(f => (int)Math.Round(f * totalSteps)).ToHashSet();
 
-        using var optimizer = torch.optim.SGD(model.parameters(), options.LearningRate, options.Momentum, weight_decay: options.WeightDecay);
+        var snapshot = snapshots is null ? null : TrainingSnapshots.Latest(snapshots.Folder);
+        if (snapshot is not null)
+        {
+            // Before the optimizer takes the parameters over: it moves them into its flat buffer.
+            TrainingSnapshots.RestoreWeights(snapshot, model);
+        }
+
+        using var optimizer = new FlatSgd(model.parameters(), options.LearningRate, options.Momentum, options.WeightDecay);
         var learningRate = options.LearningRate;
         var resumeAt = 0;
-        if (snapshots is not null && TrainingSnapshots.Latest(snapshots.Folder) is { } snapshot)
+        if (snapshot is not null)
         {
-            TrainingSnapshots.Restore(snapshot, model, optimizer);
+            TrainingSnapshots.RestoreOptimizer(snapshot, model, optimizer);
             resumeAt = Math.Min(snapshot.Step, totalSteps);
             learningRate = snapshot.LearningRate;
-            SetLearningRate(optimizer, learningRate);
+            optimizer.LearningRate = learningRate;
         }
 
         // On an accelerator the batches are gathered where they are used (see DeviceResidentDataset).
@@ -66,7 +73,7 @@ public static class AdversarialTrainer
                 if (decaySteps.Contains(step))
                 {
                     learningRate *= 0.1;
-                    SetLearningRate(optimizer, learningRate);
+                    optimizer.LearningRate = learningRate;
                 }
 
                 var started = clock.Elapsed;
@@ -74,10 +81,10 @@ public static class AdversarialTrainer
                 var (images, labels) = resident?.Batch(indices) ?? data.Batch(indices);
                 images = images.to(device);
                 labels = labels.to(device);
-                optimizer.zero_grad();
+                optimizer.ZeroGrad();
                 var loss = objective.Compute(model, images, labels);
                 loss.Total.backward();
-                optimizer.step();
+                optimizer.Step();
                 step++;
 
                 if (progress is not null)
@@ -114,13 +121,5 @@ public static class AdversarialTrainer
             ? [loss.Total.detach(), loss.Natural.detach()]
             : [loss.Total.detach(), loss.Natural.detach(), loss.Robust.detach()];
         return torch.stack(parts).cpu().data<float>().ToArray();
-    }
-
-    private static void SetLearningRate(torch.optim.Optimizer optimizer, double learningRate)
-    {
-        foreach (var group in optimizer.ParamGroups)
-        {
-            group.LearningRate = learningRate;
-        }
     }
 }

@@ -15,7 +15,11 @@ public sealed record TrainingSnapshot(int Step, double LearningRate, string Fold
 {
     public string WeightsPath => Path.Combine(Folder, TrainingSnapshots.Weights);
 
-    public string OptimizerPath => Path.Combine(Folder, TrainingSnapshots.Optimizer);
+    /// <summary>The optimizer's velocity as <see cref="FlatSgd"/> writes it.</summary>
+    public string VelocityPath => Path.Combine(Folder, TrainingSnapshots.Velocity);
+
+    /// <summary>The optimizer state as TorchSharp's <c>optim.SGD</c> wrote it, in snapshots from before <see cref="FlatSgd"/>.</summary>
+    public string LegacyOptimizerPath => Path.Combine(Folder, TrainingSnapshots.LegacyOptimizer);
 }
 
 /// <summary>
@@ -26,7 +30,8 @@ public sealed record TrainingSnapshot(int Step, double LearningRate, string Fold
 public static class TrainingSnapshots
 {
     public const string Weights = "model.bin";
-    public const string Optimizer = "optimizer.bin";
+    public const string Velocity = "velocity.bin";
+    public const string LegacyOptimizer = "optimizer.bin";
     private const string State = "state.json";
     private const string Prefix = "step-";
 
@@ -44,7 +49,7 @@ public static class TrainingSnapshots
             .MaxBy(s => s!.Step);
     }
 
-    internal static void Write(string folder, int step, double learningRate, nn.Module model, OptimizerHelper optimizer)
+    internal static void Write(string folder, int step, double learningRate, nn.Module model, FlatSgd optimizer)
     {
         Directory.CreateDirectory(folder);
         var name = string.Create(CultureInfo.InvariantCulture, $"{Prefix}{step:D8}");
@@ -52,9 +57,13 @@ public static class TrainingSnapshots
         var staging = Path.Combine(folder, $".{name}.{Guid.NewGuid():N}");
         Directory.CreateDirectory(staging);
         model.save(Path.Combine(staging, Weights));
-        optimizer.save_state_dict(Path.Combine(staging, Optimizer));
+        using (var velocity = File.Create(Path.Combine(staging, Velocity)))
+        {
+            optimizer.Save(velocity);
+        }
+
         DurableFiles.FlushFile(Path.Combine(staging, Weights));
-        DurableFiles.FlushFile(Path.Combine(staging, Optimizer));
+        DurableFiles.FlushFile(Path.Combine(staging, Velocity));
         DurableFiles.WriteAllBytes(Path.Combine(staging, State), JsonSerializer.SerializeToUtf8Bytes(new SnapshotState(step, learningRate)));
         DurableFiles.FlushDirectory(staging);
         if (Directory.Exists(final))
@@ -70,10 +79,41 @@ public static class TrainingSnapshots
         }
     }
 
-    internal static void Restore(TrainingSnapshot snapshot, nn.Module model, OptimizerHelper optimizer)
-    {
+    /// <summary>Loads the snapshot's weights into the model; before a <see cref="FlatSgd"/> takes its parameters over.</summary>
+    internal static void RestoreWeights(TrainingSnapshot snapshot, nn.Module model) =>
         model.load(snapshot.WeightsPath, strict: true);
-        optimizer.load_state_dict(snapshot.OptimizerPath);
+
+    /// <summary>
+    /// Loads the optimizer's velocity. A snapshot written before <see cref="FlatSgd"/> holds
+    /// TorchSharp's per-parameter momentum buffers instead: they are read with the optimizer that
+    /// wrote them and laid end to end in parameter order — the flat buffer's layout — so a run
+    /// interrupted before an upgrade resumes where it stopped.
+    /// </summary>
+    internal static void RestoreOptimizer(TrainingSnapshot snapshot, nn.Module model, FlatSgd optimizer)
+    {
+        if (File.Exists(snapshot.VelocityPath))
+        {
+            using var stream = File.OpenRead(snapshot.VelocityPath);
+            optimizer.Load(stream);
+            return;
+        }
+
+        using var legacy = torch.optim.SGD(model.parameters(), optimizer.LearningRate, optimizer.Momentum, weight_decay: optimizer.WeightDecay);
+        legacy.load_state_dict(snapshot.LegacyOptimizerPath);
+        var buffers = legacy.state_dict().State.Select(state => ((SGD.State)state).momentum_buffer).ToArray();
+        if (buffers.All(buffer => buffer is null))
+        {
+            optimizer.SetVelocity(null);
+            return;
+        }
+
+        if (buffers.Any(buffer => buffer is null))
+        {
+            throw new InvalidDataException($"The snapshot {snapshot.Folder} has momentum for some parameters only.");
+        }
+
+        using var scope = torch.NewDisposeScope();
+        optimizer.SetVelocity(torch.cat(buffers.Select(buffer => buffer!.reshape(-1)).ToArray()));
     }
 
     private static TrainingSnapshot? TryRead(string folder)
@@ -81,7 +121,8 @@ public static class TrainingSnapshots
         try
         {
             var state = JsonSerializer.Deserialize<SnapshotState>(File.ReadAllBytes(Path.Combine(folder, State)));
-            return state is null || !File.Exists(Path.Combine(folder, Weights)) || !File.Exists(Path.Combine(folder, Optimizer))
+            return state is null || !File.Exists(Path.Combine(folder, Weights))
+                || !(File.Exists(Path.Combine(folder, Velocity)) || File.Exists(Path.Combine(folder, LegacyOptimizer)))
                 ? null
                 : new TrainingSnapshot(state.Step, state.LearningRate, folder);
         }
