@@ -3,13 +3,22 @@
 //
 //   dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll [--steps 20] [--rounds 2]
 //       [--methods standard,pgd-at,trades,spat] [--device cpu|cuda] [--python /usr/bin/python3]
+//   dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --optimizer-step
+//       [--steps 2000] [--rounds 5] [--device cpu|cuda] [--threads 2]   (the SGD step alone)
 using HardPair.Bench.Training;
 using HardPair.Shared.CommandLine;
 
 try
 {
     var line = CommandArguments.Parse(args);
-    return line.Flag("worker") ? TrainingWorker.Run(line) : await TrainingBenchmark.RunAsync(line);
+    if (line.Flag("worker"))
+    {
+        return TrainingWorker.Run(line);
+    }
+
+    return line.Flag("optimizer-step")
+        ? await OptimizerStepBenchmark.RunAsync(line, TrainingBenchmark.FindRoot())
+        : await TrainingBenchmark.RunAsync(line);
 }
 catch (UsageException e)
 {

@@ -88,7 +88,7 @@ internal static class TrainingBenchmark
             ?? throw new InvalidOperationException($"{program} printed no result");
     };
 
-    private static string FindRoot()
+    internal static string FindRoot()
     {
         for (var folder = new DirectoryInfo(AppContext.BaseDirectory); folder is not null; folder = folder.Parent)
         {
