@@ -73,6 +73,8 @@ for executors in ${CPU_EXECUTORS-1 2}; do serve cpu "$executors"; done
 if [ "${TRAINING:-1}" = 1 ]; then
 echo "== training, CUDA, against PyTorch $("$python" -c 'import torch; print(torch.__version__)')"
 timeout 240 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --device "$device" --rounds "${ROUNDS:-1}" --python "$python" --out "$out/training-cuda"
+echo "== the SGD step alone, CUDA: optim.SGD against FlatSgd"
+timeout 60 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --optimizer-step --device "$device" --out "$out/optimizer-step-cuda"
 fi
 
 for executors in ${CUDA_EXECUTORS-1 2}; do serve "$device" "$executors"; done
