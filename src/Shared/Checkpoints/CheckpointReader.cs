@@ -15,6 +15,9 @@ namespace HardPair.Shared.Checkpoints;
 /// </summary>
 public static class CheckpointReader
 {
+    /// <summary>Far above any real manifest (a few KB with the evaluation and hard pairs), far below a memory problem.</summary>
+    public const int MaxManifestBytes = 1 << 20;
+
     /// <summary>Reads and checks the manifest (and its signature when <paramref name="signing"/> is on), and checks the weights' size and digest.</summary>
     public static CheckpointManifest Verify(string folder, string? expectedVersion = null, CheckpointSigning? signing = null)
     {
@@ -86,9 +89,22 @@ public static class CheckpointReader
     public static CheckpointManifest ReadManifest(string folder, string? expectedVersion = null, CheckpointSigning? signing = null)
     {
         var path = Path.Combine(folder, CheckpointFiles.Manifest);
-        if (!File.Exists(path))
+        var info = new FileInfo(path);
+        if (!info.Exists)
         {
             throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is missing");
+        }
+
+        // Sized before it is opened: a named pipe or a device reports no size, and opening one
+        // would block the scan (every version, the service's start) until something wrote to it.
+        if (info.Length == 0)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is empty or not a regular file");
+        }
+
+        if (info.Length > MaxManifestBytes)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is {info.Length} bytes, more than a manifest ({MaxManifestBytes})");
         }
 
         CheckpointManifest? manifest;

@@ -64,9 +64,11 @@ public sealed class CheckpointSigning
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is missing: checkpoints must be signed with this deployment's signing key");
         }
 
-        // One hex digest (and a line end): a link or a larger file is refused unread, so that a
-        // hostile writer cannot make the reader follow links or swallow a huge file.
-        if (info.LinkTarget is not null || info.Length > MaxSignatureBytes)
+        // One hex digest (and a line end): a link, an empty file (or a named pipe or device, which
+        // report no size and whose opening could block the scan) or a larger file is refused
+        // unread, so that a hostile writer cannot make the reader follow links, wait, or swallow
+        // a huge file.
+        if (info.LinkTarget is not null || info.Length == 0 || info.Length > MaxSignatureBytes)
         {
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is not a signature file");
         }

@@ -108,6 +108,20 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
+    public async Task A_named_pipe_for_a_signature_is_refused_without_blocking_the_scan()
+    {
+        var store = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
+        var published = Publish(store);
+        var signature = temp.Combine(published.Version, CheckpointFiles.Signature);
+        File.Delete(signature);
+        CheckpointVerificationTests.MakeFifo(signature);
+
+        // A scan that opened the pipe would never return: TimeoutException.
+        var listed = await Task.Run(() => store.List()).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Contains("not a signature file", Assert.Single(listed).Fault, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Options_refuse_a_short_key_or_a_missing_key_file()
     {
         static IEnumerable<string?> Errors(CheckpointStoreOptions options) =>

@@ -173,6 +173,42 @@ public sealed class CheckpointVerificationTests : IDisposable
         Assert.False(listed[1].IsValid);
     }
 
+    /// <summary>
+    /// A named pipe where the newest manifest should be: opening it would wait for a writer, so a
+    /// scan that opened it would hang the service's start. It is refused unopened.
+    /// </summary>
+    [Fact]
+    public async Task Latest_NamedPipeForTheNewestManifest_IsRefusedWithoutBlockingTheScan()
+    {
+        var good = PublishSmallCnn();
+        time.Advance(TimeSpan.FromMinutes(1));
+        var piped = PublishSmallCnn();
+        var manifest = Path.Combine(store.Root, piped, CheckpointFiles.Manifest);
+        File.Delete(manifest);
+        MakeFifo(manifest);
+
+        // A scan that opened the pipe would never return: TimeoutException.
+        var (latest, listed) = await Task.Run(() => (store.Latest()?.Version, store.List())).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(good, latest);
+        Assert.Equal("manifest.json is empty or not a regular file", listed.Single(e => e.Version == piped).Fault);
+    }
+
+    [Fact]
+    public void Load_ManifestLargerThanAnyManifest_IsRefusedUnread()
+    {
+        var version = PublishSmallCnn();
+        File.WriteAllBytes(Path.Combine(store.Root, version, CheckpointFiles.Manifest), new byte[CheckpointReader.MaxManifestBytes + 1]);
+
+        Assert.Contains("more than a manifest", Assert.Throws<CheckpointException>(() => store.Load(version)).Fault, StringComparison.Ordinal);
+    }
+
+    internal static void MakeFifo(string path)
+    {
+        using var mkfifo = System.Diagnostics.Process.Start("mkfifo", [path]);
+        mkfifo.WaitForExit();
+        Assert.Equal(0, mkfifo.ExitCode);
+    }
+
     [Fact]
     public void RefusedLoads_LeaveNoLiveTensorsBehind()
     {
