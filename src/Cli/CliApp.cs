@@ -31,8 +31,11 @@ public static class CliApp
           (the local stack's .local/control-token is used when present)
 
         offline:
-          checkpoints list --store DIR [--verify]   versions in a checkpoint store, with their state
-          checkpoints show DIR                      verify one checkpoint folder and print its manifest
+          checkpoints list --store DIR [--verify] [--signing-key-file F]
+                                                   versions in a checkpoint store, with their state
+          checkpoints show DIR [--signing-key-file F]
+                                                   verify one checkpoint folder and print its manifest
+          (--signing-key-file: the deployment's checkpoint signing key, so that signatures are checked too)
         """;
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>

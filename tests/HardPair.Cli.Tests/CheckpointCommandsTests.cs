@@ -27,6 +27,39 @@ public sealed class CheckpointCommandsTests : IDisposable
     }
 
     [Fact]
+    public void List_WithTheSigningKey_ChecksSignaturesAsTheServiceDoes()
+    {
+        const string Key = "the-deployment-signing-key-0123456789abcdef";
+        var keyFile = store.Combine("..", $"{Path.GetFileName(store.Path)}.key");
+        File.WriteAllText(keyFile, Key + "\n");
+        try
+        {
+            var signed = new CheckpointStore(store.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
+            using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+            var good = signed.Publish(model, TestCheckpoints.Draft()).Version;
+            var forged = signed.Publish(model, TestCheckpoints.Draft()).Version;
+            File.WriteAllText(Path.Combine(store.Path, forged, CheckpointFiles.Signature), new string('0', 64));
+
+            var (uncheckedCode, uncheckedOutput, _) = Run("checkpoints", "list", "--store", store.Path);
+            var (code, output, error) = Run("checkpoints", "list", "--store", store.Path, "--signing-key-file", keyFile);
+            var (showCode, _, showError) = Run("checkpoints", "show", Path.Combine(store.Path, forged), "--signing-key-file", keyFile);
+
+            Assert.Equal(CliApp.Ok, uncheckedCode);
+            Assert.Equal(2, uncheckedOutput.Split('\n').Count(line => line.TrimEnd().EndsWith("ok (signature not checked: no --signing-key-file)", StringComparison.Ordinal)));
+            Assert.Equal(CliApp.Failed, code);
+            Assert.Empty(error);
+            Assert.Contains(output.Split('\n'), line => line.StartsWith(good, StringComparison.Ordinal) && line.TrimEnd().EndsWith("ok, signed", StringComparison.Ordinal));
+            Assert.Contains(output.Split('\n'), line => line.StartsWith(forged, StringComparison.Ordinal) && line.Contains("refused: manifest.sig does not match", StringComparison.Ordinal));
+            Assert.Equal(CliApp.Failed, showCode);
+            Assert.Contains("manifest.sig does not match", showError, StringComparison.Ordinal);
+        }
+        finally
+        {
+            File.Delete(keyFile);
+        }
+    }
+
+    [Fact]
     public void Show_VerifiedFolder_PrintsTheManifest()
     {
         var version = Publish();
@@ -41,6 +74,7 @@ public sealed class CheckpointCommandsTests : IDisposable
     [InlineData(new[] { "checkpoints", "list" }, "hardpair: --store is required")]
     [InlineData(new[] { "checkpoints", "list", "--store", "x", "--verfy" }, "hardpair: unknown option --verfy")]
     [InlineData(new[] { "models" }, "hardpair: unknown command 'models' (try hardpair --help)")]
+    [InlineData(new[] { "checkpoints", "list", "--store", "x", "--signing-key-file", "/nonexistent/key" }, "hardpair: signing key file /nonexistent/key does not exist")]
     public void Run_BadCommandLine_PrintsOneLineAndUsageExitCode(string[] args, string message)
     {
         var (code, _, error) = Run(args);

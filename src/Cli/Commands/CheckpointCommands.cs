@@ -10,7 +10,8 @@ internal static class CheckpointCommands
 {
     public static int List(CommandArguments line, TextWriter output)
     {
-        var store = new CheckpointStore(line.Required("store"), TimeProvider.System);
+        var signing = Signing(line);
+        var store = new CheckpointStore(line.Required("store"), TimeProvider.System, signing);
         var verify = line.Flag("verify");
         line.RejectUnknown(0);
 
@@ -29,7 +30,7 @@ internal static class CheckpointCommands
                 var robust = m.Metrics.Robust.Count > 0 ? m.Metrics.Robust[0].Accuracy.ToString("P1", CultureInfo.InvariantCulture) : "-";
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6}  {(verify ? "verified" : "ok")}"));
+                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6}  {(verify ? "verified" : "ok")}{SignatureState(entry.Folder, signing)}"));
             }
             else
             {
@@ -42,9 +43,41 @@ internal static class CheckpointCommands
 
     public static int Show(CommandArguments line, TextWriter output)
     {
+        var signing = Signing(line);
         line.RejectUnknown(1);
-        var manifest = CheckpointReader.Verify(line.Positionals[0]);
+        var manifest = CheckpointReader.Verify(line.Positionals[0], signing: signing);
         output.WriteLine(JsonSerializer.Serialize(manifest, CheckpointFiles.Json));
         return CliApp.Ok;
     }
+
+    /// <summary>
+    /// With <c>--signing-key-file</c> the deployment's key, so that a version is refused here for
+    /// the same signature faults the service refuses it for; without it signatures go unchecked.
+    /// </summary>
+    private static CheckpointSigning Signing(CommandArguments line)
+    {
+        if (line.Optional("signing-key-file") is not { } file)
+        {
+            return CheckpointSigning.None;
+        }
+
+        if (!File.Exists(file))
+        {
+            throw new UsageException($"signing key file {file} does not exist");
+        }
+
+        try
+        {
+            return CheckpointSigning.WithKey(File.ReadAllText(file).Trim());
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException($"signing key file {file}: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+    }
+
+    private static string SignatureState(string folder, CheckpointSigning signing) =>
+        signing.Enabled ? ", signed"
+        : File.Exists(Path.Combine(folder, CheckpointFiles.Signature)) ? " (signature not checked: no --signing-key-file)"
+        : "";
 }
