@@ -136,6 +136,57 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
         return version;
     }
 
+    /// <summary>
+    /// The pin is kept in the store: a second replica on the same store holds it, a restarted
+    /// service holds it, and unpinning through one replica reaches the other.
+    /// </summary>
+    [Fact]
+    public async Task Pin_HoldsAcrossARestartAndForEveryReplica_UntilUnpinned()
+    {
+        var older = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        var newer = checkpoint.CopyInto(store.Path, "v20260202T000000000Z-bbbbbbbb");
+        await using (var first = await StartServingAsync())
+        {
+            Assert.Equal(newer, await ServingVersionAsync(first));
+            var reply = await AdminClient(first.Channel).ActivateModelAsync(new ActivateModelRequest { Version = older, Pin = true }, cancellationToken: TestContext.Current);
+            Assert.Equal(older, reply.ServingVersion);
+        }
+
+        Assert.True(File.Exists(Path.Combine(store.Path, CheckpointStore.PinFile)));
+        await using var restarted = await StartServingAsync();
+        await using var replica = await StartServingAsync();
+        Assert.Equal(older, await ServingVersionAsync(restarted));
+        Assert.Equal(older, await ServingVersionAsync(replica));
+        Assert.Equal(older, (await AdminClient(replica.Channel).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current)).PinnedVersion);
+
+        var unpinned = await AdminClient(restarted.Channel).ActivateModelAsync(new ActivateModelRequest { Version = "" }, cancellationToken: TestContext.Current);
+
+        Assert.Equal(newer, unpinned.ServingVersion);
+        Assert.False(File.Exists(Path.Combine(store.Path, CheckpointStore.PinFile)));
+        var followed = "";
+        for (var i = 0; i < 50 && followed != newer; i++)
+        {
+            await Task.Delay(100, TestContext.Current);
+            followed = await ServingVersionAsync(replica);
+        }
+
+        Assert.Equal(newer, followed);
+        Assert.Equal("", (await AdminClient(replica.Channel).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current)).PinnedVersion);
+    }
+
+    [Fact]
+    public async Task Start_PinnedVersionGoneFromTheStore_ServesTheNewestMeanwhile_AndKeepsThePin()
+    {
+        checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        var newer = checkpoint.CopyInto(store.Path, "v20260202T000000000Z-bbbbbbbb");
+        new CheckpointStore(store.Path, TimeProvider.System).WritePin("v20250101T000000000Z-gone0000");
+
+        await using var host = await StartServingAsync();
+
+        Assert.Equal(newer, await ServingVersionAsync(host));
+        Assert.Equal("v20250101T000000000Z-gone0000", (await AdminClient(host.Channel).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current)).PinnedVersion);
+    }
+
     [Fact]
     public async Task NewCheckpointInTheStore_IsFoundWithoutANotification()
     {
@@ -221,4 +272,7 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
         }));
 
     private Task<LoopbackHost> StartServingAsync() => InferenceSettings.StartServingAsync(store.Path);
+
+    private static async Task<string> ServingVersionAsync(LoopbackHost host) =>
+        (await new Classifier.ClassifierClient(host.Channel).GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current)).Version;
 }

@@ -34,9 +34,11 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
             }
         }
 
-        using var watcher = new FileSystemWatcher(store.Root) { IncludeSubdirectories = false, NotifyFilter = NotifyFilters.DirectoryName };
+        // New version folders, and the pin file (written by a rename, removed by a delete).
+        using var watcher = new FileSystemWatcher(store.Root) { IncludeSubdirectories = false, NotifyFilter = NotifyFilters.DirectoryName | NotifyFilters.FileName };
         watcher.Created += (_, _) => Poke();
         watcher.Renamed += (_, _) => Poke();
+        watcher.Deleted += (_, _) => Poke();
         watcher.EnableRaisingEvents = true;
         while (!stoppingToken.IsCancellationRequested)
         {

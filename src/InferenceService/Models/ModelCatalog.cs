@@ -14,22 +14,55 @@ public sealed record KnownModel(string Version, CheckpointManifest? Manifest, Mo
 
 /// <summary>
 /// Decides what serves. It follows the store's newest valid checkpoint unless an operator pinned
-/// a version. Every candidate is verified before the swap; a refused one is remembered with its
-/// reason (and not retried) while the current model keeps serving.
+/// a version. The pin lives in the store (<see cref="CheckpointStore.PinFile"/>), read on every
+/// refresh: it survives restarts and holds for every replica serving from the store. Every
+/// candidate is verified before the swap; a refused one is remembered with its reason (and not
+/// retried) while the current model keeps serving.
 /// </summary>
 public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, CandidateVerifier verifier, InferenceMetrics metrics, TimeProvider time, ILogger<ModelCatalog> logger)
 {
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly Dictionary<string, (string Reason, DateTimeOffset At)> refused = new(StringComparer.Ordinal);
+    private string? pinFault;
 
+    /// <summary>The pinned version as of the last refresh or activation; null when following the newest.</summary>
     public string? PinnedVersion { get; private set; }
 
-    /// <summary>Looks at the store and swaps to the newest valid, unrefused checkpoint if it is not already serving.</summary>
+    /// <summary>
+    /// Looks at the store and swaps to the pinned version, or with no pin to the newest valid,
+    /// unrefused checkpoint, if it is not already serving. A pinned version that cannot be served
+    /// (gone, broken, refused) leaves the current model serving; with nothing serving yet, the
+    /// newest serves meanwhile — a pin must not keep the service from starting.
+    /// </summary>
     public async Task RefreshAsync(CancellationToken cancellationToken)
     {
         await gate.WaitAsync(cancellationToken);
         try
         {
+            StorePin? pin;
+            try
+            {
+                pin = store.ReadPin();
+            }
+            catch (CheckpointException ex)
+            {
+                // An unreadable pin holds what serves rather than silently unpinning.
+                if (ex.Fault != pinFault)
+                {
+                    LogPinUnreadable(logger, ex.Fault);
+                }
+
+                pinFault = ex.Fault;
+                if (host.Current is not null)
+                {
+                    return;
+                }
+
+                pin = null;
+            }
+
+            pinFault = null;
+            PinnedVersion = pin?.Version;
             if (PinnedVersion is not null && host.Current?.Version == PinnedVersion)
             {
                 return;
@@ -39,6 +72,12 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             var candidates = PinnedVersion is { } pinned
                 ? entries.Where(e => e.Version == pinned)
                 : entries.Reverse();
+            if (PinnedVersion is not null && host.Current is null)
+            {
+                // Nothing serves yet: the newest stands in if the pinned version cannot.
+                candidates = candidates.Concat(entries.Reverse().Where(e => e.Version != PinnedVersion));
+            }
+
             foreach (var entry in candidates)
             {
                 if (host.Current?.Version == entry.Version)
@@ -71,7 +110,15 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
     {
         if (version.Length == 0)
         {
-            PinnedVersion = null;
+            try
+            {
+                store.ClearPin();
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return (false, $"the pin could not be removed from the store: {ex.Message}");
+            }
+
             await RefreshAsync(cancellationToken);
             return (true, $"following the newest checkpoint; serving {host.Current?.Version ?? "nothing"}");
         }
@@ -95,6 +142,23 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             if (host.Current?.Version != version && !TryActivate(entry))
             {
                 return (false, $"refused: {refused[version].Reason}");
+            }
+
+            // Recorded in the store after the swap: a pin is only ever to a version that served.
+            try
+            {
+                if (pin)
+                {
+                    store.WritePin(version);
+                }
+                else
+                {
+                    store.ClearPin();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CheckpointException)
+            {
+                return (false, $"serving {version}, but the pin could not be {(pin ? "recorded" : "removed")} in the store ({ex.Message}); the next refresh may swap again");
             }
 
             PinnedVersion = pin ? version : null;
@@ -145,6 +209,9 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             LogRefused(logger, version, reason);
         }
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The store's pin is unreadable ({Fault}): what serves keeps serving")]
+    private static partial void LogPinUnreadable(ILogger logger, string fault);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Swapped from {Previous} to {Version}")]
     private static partial void LogSwapped(ILogger logger, string previous, string version);

@@ -20,6 +20,11 @@ public sealed class CheckpointStore
     /// <summary>Where seeding moves a version folder that blocks its name but no longer verifies (e.g. signed with a rotated key): kept, not served.</summary>
     public const string SetAsideFolder = ".set-aside";
 
+    /// <summary>The operator's pin (<see cref="StorePin"/>) at the store's root; version folders are never files, so it cannot clash.</summary>
+    public const string PinFile = "pin.json";
+
+    private const int MaxPinBytes = 4096;
+
     private readonly TimeProvider time;
 
     /// <param name="signing">Signs what is published and requires every version read to verify; <see cref="CheckpointSigning.None"/> when null.</param>
@@ -202,6 +207,102 @@ public sealed class CheckpointStore
 
         // Version ids start with their UTC creation time, so name order is age order.
         return entries.OrderBy(e => e.Version, StringComparer.Ordinal).ToList();
+    }
+
+    /// <summary>
+    /// What serving should hold: the pinned version when one is pinned and verifies, else the
+    /// newest that verifies (<see cref="Latest"/>) — a pin to a version that is gone or broken must
+    /// not leave nothing to serve or train from.
+    /// </summary>
+    public StoredCheckpoint? Serving()
+    {
+        if (ReadPin() is { } pin && List().FirstOrDefault(e => e.Version == pin.Version && e.IsValid) is { } pinned)
+        {
+            try
+            {
+                CheckpointReader.Verify(pinned.Folder, pinned.Version, Signing);
+                return pinned;
+            }
+            catch (CheckpointException)
+            {
+                // Falls back to the newest, below.
+            }
+        }
+
+        return Latest();
+    }
+
+    /// <summary>
+    /// The operator's pin, or null when serving follows the newest version. A pin file that cannot
+    /// be read as one is reported (<see cref="CheckpointException"/>), not taken for "no pin": an
+    /// operator who pinned must not silently get the newest version back.
+    /// </summary>
+    public StorePin? ReadPin()
+    {
+        var path = Path.Combine(Root, PinFile);
+        var info = new FileInfo(path);
+        if (!info.Exists)
+        {
+            return null;
+        }
+
+        // Sized before it is opened, as manifests are (a named pipe would block the reader).
+        if (info.Length is 0 or > MaxPinBytes)
+        {
+            throw new CheckpointException(path, $"{PinFile} is not a pin (empty, too large or not a regular file)");
+        }
+
+        StorePin? pin;
+        try
+        {
+            pin = JsonSerializer.Deserialize<StorePin>(File.ReadAllBytes(path), CheckpointFiles.Json);
+        }
+        catch (JsonException ex)
+        {
+            throw new CheckpointException(path, $"{PinFile} is not a valid pin ({ex.Message})", ex);
+        }
+
+        if (pin is null || pin.Version is null || !IsValidVersionId(pin.Version))
+        {
+            throw new CheckpointException(path, $"{PinFile} does not name a valid version id");
+        }
+
+        return pin;
+    }
+
+    /// <summary>Records <paramref name="version"/> as pinned: written aside, flushed, renamed over the old pin, the store folder flushed.</summary>
+    public StorePin WritePin(string version)
+    {
+        if (!IsValidVersionId(version))
+        {
+            throw new CheckpointException(version, "not a valid version id");
+        }
+
+        var pin = new StorePin(version, time.GetUtcNow());
+        Directory.CreateDirectory(Root);
+        var draft = Path.Combine(Root, $".{PinFile}.{Guid.NewGuid():N}");
+        try
+        {
+            DurableFiles.WriteAllBytes(draft, JsonSerializer.SerializeToUtf8Bytes(pin, CheckpointFiles.Json));
+            File.Move(draft, Path.Combine(Root, PinFile), overwrite: true);
+        }
+        finally
+        {
+            File.Delete(draft);
+        }
+
+        DurableFiles.FlushDirectory(Root);
+        return pin;
+    }
+
+    /// <summary>Removes the pin (serving follows the newest version again); durable when it returns.</summary>
+    public void ClearPin()
+    {
+        File.Delete(Path.Combine(Root, PinFile));
+        if (Directory.Exists(Root))
+        {
+            DurableFiles.FlushDirectory(Root);
+        }
     }
 
     /// <summary>The newest version whose manifest and weights verify, or null.</summary>

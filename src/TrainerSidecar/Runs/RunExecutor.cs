@@ -66,7 +66,7 @@ public sealed partial class RunExecutor(
     private Run Execute(string id, Run run, CancellationToken cancellationToken)
     {
         var device = TorchRuntime.Device;
-        var serving = checkpoints.Latest();
+        var serving = checkpoints.Serving();
         var method = run.Method;
         var objectiveOptions = ObjectiveOptionsFor(run);
         var training = new TrainingOptions

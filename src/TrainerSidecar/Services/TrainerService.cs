@@ -171,8 +171,8 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
             status.NextCycleAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(next);
         }
 
-        var latest = checkpoints.Latest();
-        status.ServingVersion = latest?.Version ?? "";
+        var serving = checkpoints.Serving();
+        status.ServingVersion = serving?.Version ?? "";
         var published = coordinator.List(10_000).FirstOrDefault(r => r.PublishedVersion.Length > 0);
         if (published is not null)
         {
