@@ -4,7 +4,9 @@
 # serving on CPU (service and limit pinned to half the CPUs, load generator on the other half),
 # training on CUDA against PyTorch, serving on CUDA. Results under ${OUT:-bench/results/device-*}.
 # CPU_EXECUTORS / CUDA_EXECUTORS ("1 2"; empty: none) pick the serving runs, SERVING_ROUNDS (3) their
-# interleaved service/limit rounds; TRAINING=0 skips training, ROUNDS=N gives it N rounds.
+# interleaved service/limit rounds, CUDA_STREAM_EXECUTORS (empty) adds CUDA runs whose callers
+# keep one ClassifyStream open instead of unary calls; TRAINING=0 skips training, ROUNDS=N gives
+# it N rounds.
 set -uo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -62,11 +64,12 @@ fi
 
 # Executors N share the service's Torch threads; with N > 1 a batch holds at most 64/N images so
 # that, at concurrency 64, one batch gathers while the others compute.
-serve() { # serve DEVICE EXECUTORS
-  local max_batch=$((64 / $2))
-  echo "== serving, $1, $2 executor(s), batches of at most $max_batch: service and limit on CPUs $service_cpus, load generator on $client_cpus"
+serve() { # serve DEVICE EXECUTORS [CALL]
+  local max_batch=$((64 / $2)) call=${3:-unary}
+  echo "== serving, $1, $2 executor(s), batches of at most $max_batch, $call calls: service and limit on CPUs $service_cpus, load generator on $client_cpus"
   timeout 400 taskset -c "$client_cpus" dotnet "$serving" --seconds 4 --device "$1" --service-cpus "$service_cpus" \
-    --executors "$2" --max-batch "$max_batch" --rounds "${SERVING_ROUNDS:-3}" --out "$out/serving-$1-e$2"
+    --executors "$2" --max-batch "$max_batch" --call "$call" --rounds "${SERVING_ROUNDS:-3}" \
+    --out "$out/serving-$1-e$2$([ "$call" = unary ] || echo "-$call")"
 }
 for executors in ${CPU_EXECUTORS-1 2}; do serve cpu "$executors"; done
 
@@ -78,6 +81,7 @@ timeout 60 dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll
 fi
 
 for executors in ${CUDA_EXECUTORS-1 2}; do serve "$device" "$executors"; done
+for executors in ${CUDA_STREAM_EXECUTORS-}; do serve "$device" "$executors" stream; done
 if [ -n "${sampler:-}" ]; then
   kill "$sampler" 2>/dev/null
   echo "== peak GPU memory per process, in the order they started (MiB, nvidia-smi every 200 ms)"
