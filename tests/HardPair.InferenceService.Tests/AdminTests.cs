@@ -188,6 +188,30 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
     }
 
     [Fact]
+    public async Task UnreadablePin_HoldsWhatServes_InsteadOfFollowingTheNewest()
+    {
+        var older = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        await using var host = await StartServingAsync();
+        File.WriteAllText(Path.Combine(store.Path, CheckpointStore.PinFile), "{ half-written");
+        await Task.Delay(500, TestContext.Current);
+        var newer = checkpoint.CopyInto(store.Path, "v20260303T000000000Z-dddddddd");
+
+        // The new folder's event and a few polls pass (the test settings poll every 500 ms).
+        await Task.Delay(1500, TestContext.Current);
+        Assert.Equal(older, await ServingVersionAsync(host));
+
+        File.Delete(Path.Combine(store.Path, CheckpointStore.PinFile));
+        var followed = "";
+        for (var i = 0; i < 50 && followed != newer; i++)
+        {
+            await Task.Delay(100, TestContext.Current);
+            followed = await ServingVersionAsync(host);
+        }
+
+        Assert.Equal(newer, followed);
+    }
+
+    [Fact]
     public async Task NewCheckpointInTheStore_IsFoundWithoutANotification()
     {
         checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");

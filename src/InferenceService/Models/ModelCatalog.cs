@@ -43,6 +43,7 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             try
             {
                 pin = store.ReadPin();
+                pinFault = null;
             }
             catch (CheckpointException ex)
             {
@@ -61,7 +62,6 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
                 pin = null;
             }
 
-            pinFault = null;
             PinnedVersion = pin?.Version;
             if (PinnedVersion is not null && host.Current?.Version == PinnedVersion)
             {

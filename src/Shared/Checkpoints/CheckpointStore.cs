@@ -211,12 +211,23 @@ public sealed class CheckpointStore
 
     /// <summary>
     /// What serving should hold: the pinned version when one is pinned and verifies, else the
-    /// newest that verifies (<see cref="Latest"/>) — a pin to a version that is gone or broken must
-    /// not leave nothing to serve or train from.
+    /// newest that verifies (<see cref="Latest"/>) — a pin to a version that is gone or broken, or
+    /// a pin file that cannot be read, must not leave nothing to train from. (The inference
+    /// service is stricter about an unreadable pin: it keeps what serves.)
     /// </summary>
     public StoredCheckpoint? Serving()
     {
-        if (ReadPin() is { } pin && List().FirstOrDefault(e => e.Version == pin.Version && e.IsValid) is { } pinned)
+        StorePin? pin;
+        try
+        {
+            pin = ReadPin();
+        }
+        catch (CheckpointException)
+        {
+            pin = null;
+        }
+
+        if (pin is not null && List().FirstOrDefault(e => e.Version == pin.Version && e.IsValid) is { } pinned)
         {
             try
             {

@@ -44,7 +44,7 @@ public sealed class StorePinTests : IDisposable
     }
 
     [Fact]
-    public void Serving_PinnedVersionBrokenOrGone_IsTheNewestInstead()
+    public void Serving_PinnedVersionBrokenOrGoneOrPinUnreadable_IsTheNewestInstead()
     {
         var older = Publish();
         time.Advance(TimeSpan.FromMinutes(1));
@@ -55,6 +55,9 @@ public sealed class StorePinTests : IDisposable
         Assert.Equal(newer, store.Serving()?.Version);
 
         store.WritePin("v20200101T000000000Z-gone0000");
+        Assert.Equal(newer, store.Serving()?.Version);
+
+        File.WriteAllText(Path.Combine(store.Root, CheckpointStore.PinFile), "not json");
         Assert.Equal(newer, store.Serving()?.Version);
     }
 
