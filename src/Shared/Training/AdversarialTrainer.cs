@@ -7,10 +7,11 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Training;
 
 /// <summary>
-/// Runs an objective over a dataset with SGD (<see cref="FlatSgd"/>): one dispose scope per step, so the number of live
-/// tensors stays flat whatever the run's length. With snapshots, the weights, optimizer state and
-/// step are saved every few steps and a later call with the same folder resumes from the latest
-/// (the batch order is a function of seed and epoch, so the resumed run sees the same batches).
+/// Runs an objective over a dataset with SGD (<see cref="FlatSgd"/>): one dispose scope per step,
+/// so the number of live tensors stays flat whatever the run's length. With snapshots, the
+/// weights, optimizer state and step are saved every few steps and a later call with the same
+/// folder resumes from the latest (the batch order is a function of seed and epoch, so the
+/// resumed run sees the same batches).
 /// </summary>
 public static class AdversarialTrainer
 {
