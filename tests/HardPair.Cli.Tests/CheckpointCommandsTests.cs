@@ -60,6 +60,20 @@ public sealed class CheckpointCommandsTests : IDisposable
     }
 
     [Fact]
+    public void List_PinnedStore_MarksThePinnedVersion()
+    {
+        var older = Publish();
+        var newer = Publish();
+        new CheckpointStore(store.Path, TimeProvider.System).WritePin(older);
+
+        var (code, output, _) = Run("checkpoints", "list", "--store", store.Path);
+
+        Assert.Equal(CliApp.Ok, code);
+        Assert.Contains(output.Split('\n'), line => line.StartsWith(older, StringComparison.Ordinal) && line.TrimEnd().EndsWith("ok, pinned", StringComparison.Ordinal));
+        Assert.Contains(output.Split('\n'), line => line.StartsWith(newer, StringComparison.Ordinal) && line.TrimEnd().EndsWith("ok", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void Show_VerifiedFolder_PrintsTheManifest()
     {
         var version = Publish();

@@ -23,6 +23,7 @@ internal static class CheckpointCommands
         }
 
         output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"VERSION",-34} {"ARCHITECTURE",-16} {"METHOD",-8} {"CLEAN",6} {"ROBUST",6}  STATE"));
+        var pinned = PinnedVersion(store, output);
         foreach (var entry in entries)
         {
             if (entry.Manifest is { } m)
@@ -30,7 +31,7 @@ internal static class CheckpointCommands
                 var robust = m.Metrics.Robust.Count > 0 ? m.Metrics.Robust[0].Accuracy.ToString("P1", CultureInfo.InvariantCulture) : "-";
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6}  {(verify ? "verified" : "ok")}{SignatureState(entry.Folder, signing)}"));
+                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6}  {(verify ? "verified" : "ok")}{SignatureState(entry.Folder, signing)}{(entry.Version == pinned ? ", pinned" : "")}"));
             }
             else
             {
@@ -73,6 +74,20 @@ internal static class CheckpointCommands
         catch (ArgumentException ex)
         {
             throw new UsageException($"signing key file {file}: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+    }
+
+    /// <summary>The store's pin (the version every replica serves), or null; an unreadable pin file is said, not hidden.</summary>
+    private static string? PinnedVersion(CheckpointStore store, TextWriter output)
+    {
+        try
+        {
+            return store.ReadPin()?.Version;
+        }
+        catch (CheckpointException ex)
+        {
+            output.WriteLine($"pin: unreadable ({ex.Fault}); the inference service keeps what it serves");
+            return null;
         }
     }
 
