@@ -95,22 +95,11 @@ public static class CheckpointReader
             throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is missing");
         }
 
-        // Sized before it is opened: a named pipe or a device reports no size, and opening one
-        // would block the scan (every version, the service's start) until something wrote to it.
-        if (info.Length == 0)
-        {
-            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is empty or not a regular file");
-        }
-
-        if (info.Length > MaxManifestBytes)
-        {
-            throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is {info.Length} bytes, more than a manifest ({MaxManifestBytes})");
-        }
-
+        var bytes = CheckpointFiles.ReadSmall(info, MaxManifestBytes)
+            ?? throw new CheckpointException(folder, $"{CheckpointFiles.Manifest} is empty, not a regular file or more than a manifest ({info.Length} bytes; at most {MaxManifestBytes})");
         CheckpointManifest? manifest;
         try
         {
-            var bytes = File.ReadAllBytes(path);
             (signing ?? CheckpointSigning.None).Check(folder, bytes);
             manifest = JsonSerializer.Deserialize<CheckpointManifest>(bytes, CheckpointFiles.Json);
         }

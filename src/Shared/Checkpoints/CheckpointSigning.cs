@@ -64,30 +64,21 @@ public sealed class CheckpointSigning
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is missing: checkpoints must be signed with this deployment's signing key");
         }
 
-        // One hex digest (and a line end): a link, an empty file (or a named pipe or device, which
-        // report no size and whose opening could block the scan) or a larger file is refused
-        // unread, so that a hostile writer cannot make the reader follow links, wait, or swallow
-        // a huge file.
-        if (info.LinkTarget is not null || info.Length == 0 || info.Length > MaxSignatureBytes)
-        {
-            throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is not a signature file");
-        }
-
-        byte[] bytes;
+        // One hex digest (and a line end): a link is refused unread, so that a hostile writer cannot
+        // make the reader follow it; so are an empty file, a pipe or device, a larger file.
+        byte[]? bytes;
         try
         {
-            using var stream = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.None });
-            if (!stream.CanSeek || stream.Length > MaxSignatureBytes)
-            {
-                throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is not a signature file");
-            }
-
-            bytes = new byte[stream.Length];
-            stream.ReadExactly(bytes);
+            bytes = info.LinkTarget is null ? CheckpointFiles.ReadSmall(info, MaxSignatureBytes) : null;
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is unreadable ({ex.Message})", ex);
+        }
+
+        if (bytes is null)
+        {
+            throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is not a signature file");
         }
 
         var presented = bytes.AsSpan().Trim("\r\n "u8);

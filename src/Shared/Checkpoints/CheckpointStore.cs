@@ -257,16 +257,12 @@ public sealed class CheckpointStore
             return null;
         }
 
-        // Sized before it is opened, as manifests are (a named pipe would block the reader).
-        if (info.Length is 0 or > MaxPinBytes)
-        {
-            throw new CheckpointException(path, $"{PinFile} is not a pin (empty, too large or not a regular file)");
-        }
-
+        var bytes = CheckpointFiles.ReadSmall(info, MaxPinBytes)
+            ?? throw new CheckpointException(path, $"{PinFile} is not a pin (empty, too large or not a regular file)");
         StorePin? pin;
         try
         {
-            pin = JsonSerializer.Deserialize<StorePin>(File.ReadAllBytes(path), CheckpointFiles.Json);
+            pin = JsonSerializer.Deserialize<StorePin>(bytes, CheckpointFiles.Json);
         }
         catch (JsonException ex)
         {
