@@ -42,7 +42,9 @@ public static class TrainerServiceExtensions
         services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath));
         services.AddSingleton(sp => new FeedbackLog(
             Path.Combine(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath, "feedback"),
-            ModelRegistry.Get(SmallCnn.ArchitectureName).InputShape));
+            ModelRegistry.Get(SmallCnn.ArchitectureName).InputShape,
+            // Replicas share the state folder: each sidecar appends to a file of its own.
+            sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value is { Enabled: true } election ? election.ResolveIdentity() : null));
         services.AddSingleton<RunCoordinator>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<TrainerMetrics>();

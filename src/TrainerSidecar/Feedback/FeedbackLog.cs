@@ -7,13 +7,20 @@ using HardPair.Shared.Data;
 namespace HardPair.TrainerSidecar.Feedback;
 
 /// <summary>
-/// Labelled feedback examples in an append-only file. A record is
+/// Labelled feedback examples in append-only files. A record is
 /// <c>[magic u32][payload length u32][crc32 u32][payload]</c>, the payload
 /// <c>[label u16][source length u16][source utf-8][pixels]</c>. An append is flushed to disk
 /// (fsync) before it returns, so an acknowledged example survives a crash. On open, a torn last
 /// record (a crash mid-append, never acknowledged) is cut off; damage anywhere else is refused.
+/// <para>
+/// With several sidecars on one shared state folder (replicas with leader election) each appends
+/// to a file of its own, <c>feedback-&lt;writer&gt;.log</c>: appends from two machines to one file
+/// are not atomic on network file systems, and one sidecar cutting a "torn tail" could cut off
+/// another's append in flight. A lone sidecar keeps <c>feedback.log</c>. Counting and reading take
+/// every writer's file, so the sidecar that trains sees what was submitted to any of them.
+/// </para>
 /// </summary>
-public sealed class FeedbackLog : IDisposable
+public sealed partial class FeedbackLog : IDisposable
 {
     public const string FileName = "feedback.log";
     private const uint Magic = 0x31425046; // "FPB1" little-endian
@@ -21,13 +28,24 @@ public sealed class FeedbackLog : IDisposable
 
     private readonly SemaphoreSlim gate = new(1, 1);
     private readonly ImageShape shape;
+    private readonly string folder;
+    private readonly Lock othersGate = new();
+
+    // Other writers' files, counted up to the end of their last whole record so far.
+    private readonly Dictionary<string, (long Position, long Records)> others = new(StringComparer.Ordinal);
     private long count;
 
-    public FeedbackLog(string folder, ImageShape shape)
+    public FeedbackLog(string folder, ImageShape shape, string? writer = null)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(folder);
+        if (writer is not null && !WriterName().IsMatch(writer))
+        {
+            throw new ArgumentException($"'{writer}' cannot name a feedback file: letters, digits, '.', '_' and '-' only, at most 200", nameof(writer));
+        }
+
         Directory.CreateDirectory(folder);
-        Path = System.IO.Path.Combine(System.IO.Path.GetFullPath(folder), FileName);
+        this.folder = System.IO.Path.GetFullPath(folder);
+        Path = System.IO.Path.Combine(this.folder, writer is null ? FileName : $"feedback-{writer}.log");
         this.shape = shape;
         var created = !File.Exists(Path);
         using (var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read))
@@ -49,6 +67,7 @@ public sealed class FeedbackLog : IDisposable
         }
     }
 
+    /// <summary>This sidecar's own file, the one it appends to.</summary>
     public string Path { get; }
 
     /// <summary>The image shape every example must have.</summary>
@@ -57,9 +76,10 @@ public sealed class FeedbackLog : IDisposable
     /// <summary>Bytes of an unacknowledged, half-written last record cut off when the log was opened.</summary>
     public long TornBytes { get; }
 
-    public long Count => Interlocked.Read(ref count);
+    /// <summary>Examples in every writer's file (this sidecar's own and, read as they grow, the others').</summary>
+    public long Count => Interlocked.Read(ref count) + CountOthers();
 
-    /// <summary>Appends the examples as one write and fsyncs; returns the log's new size in examples.</summary>
+    /// <summary>Appends the examples as one write to this sidecar's file and fsyncs; returns <see cref="Count"/> after it.</summary>
     public async Task<long> AppendAsync(IReadOnlyList<(byte[] Pixels, int Label)> examples, string source, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(examples);
@@ -99,27 +119,30 @@ public sealed class FeedbackLog : IDisposable
             using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
             stream.Write(buffer);
             stream.Flush(flushToDisk: true);
-            return Interlocked.Add(ref count, examples.Count);
+            Interlocked.Add(ref count, examples.Count);
         }
         finally
         {
             gate.Release();
         }
+
+        return Count;
     }
 
-    /// <summary>Every example in the log, in append order, as a dataset.</summary>
+    /// <summary>Every example in every writer's file (files in name order, each in append order), as a dataset.</summary>
     public ImageDataset Read(string name, IReadOnlyList<string> classNames)
     {
         ArgumentNullException.ThrowIfNull(classNames);
         var pixels = new List<byte>();
         var labels = new List<byte>();
-        using (var stream = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        foreach (var file in WriterFiles())
         {
-            Scan(stream, Path, shape, (label, image) =>
+            using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            Scan(stream, file, shape, (label, image) =>
             {
                 if (label >= classNames.Count || label > byte.MaxValue)
                 {
-                    throw new DatasetException(Path, $"holds label {label}, but the model has {classNames.Count} classes");
+                    throw new DatasetException(file, $"holds label {label}, but the model has {classNames.Count} classes");
                 }
 
                 labels.Add((byte)label);
@@ -132,12 +155,58 @@ public sealed class FeedbackLog : IDisposable
 
     public void Dispose() => gate.Dispose();
 
-    /// <summary>Counts the valid records and returns where they end; throws on damage before the last record.</summary>
-    private static (long Records, long ValidLength) Scan(Stream stream, string path, ImageShape shape, Action<int, ReadOnlySpan<byte>>? onRecord)
+    /// <summary>Every writer's file in the folder, this sidecar's own included, in name order.</summary>
+    private IEnumerable<string> WriterFiles() =>
+        Directory.EnumerateFiles(folder, "feedback*.log")
+            .Where(f => System.IO.Path.GetFileName(f) is var n && (n == FileName || n.StartsWith("feedback-", StringComparison.Ordinal)))
+            .Order(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Whole records in the other writers' files, scanning only what each grew by since the last
+    /// count. A record still being appended counts once it is whole; a file damaged before its
+    /// end counts up to where it was last whole (reading it for a run reports the damage).
+    /// </summary>
+    private long CountOthers()
     {
-        stream.Position = 0;
+        lock (othersGate)
+        {
+            long total = 0;
+            foreach (var file in WriterFiles().Where(f => f != Path))
+            {
+                var (position, records) = others.GetValueOrDefault(file);
+                try
+                {
+                    using var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+                    if (stream.Length < position)
+                    {
+                        (position, records) = (0, 0); // replaced (restored from a backup, say): counted afresh
+                    }
+
+                    if (stream.Length > position)
+                    {
+                        var (more, end) = Scan(stream, file, shape, onRecord: null, start: position);
+                        (position, records) = (end, records + more);
+                    }
+                }
+                catch (Exception ex) when (ex is DatasetException or IOException)
+                {
+                    // Counted as far as it was last whole.
+                }
+
+                others[file] = (position, records);
+                total += records;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>Counts the valid records and returns where they end; throws on damage before the last record.</summary>
+    private static (long Records, long ValidLength) Scan(Stream stream, string path, ImageShape shape, Action<int, ReadOnlySpan<byte>>? onRecord, long start = 0)
+    {
+        stream.Position = start;
         var header = new byte[HeaderBytes];
-        long records = 0, position = 0;
+        long records = 0, position = start;
         while (position < stream.Length)
         {
             if (stream.Length - position < HeaderBytes)
@@ -201,4 +270,7 @@ public sealed class FeedbackLog : IDisposable
 
     private static DatasetException Damaged(string path, long offset, string what) =>
         new(path, $"is damaged at byte {offset} ({what}) with acknowledged records after it; restore it from a backup or move it aside");
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
+    private static partial System.Text.RegularExpressions.Regex WriterName();
 }

@@ -86,6 +86,74 @@ public sealed class FeedbackLogTests : IDisposable
         Assert.Equal(0, new FileInfo(log.Path).Length);
     }
 
+    [Fact]
+    public async Task TwoWriters_OnASharedFolder_AppendToTheirOwnFiles_AndEachCountsAndReadsAll()
+    {
+        var examples = Examples(9, seed: 5);
+        using (var lone = new FeedbackLog(temp.Path, Shape))
+        {
+            await lone.AppendAsync(examples[..2], "before replicas", TestContext.Current);
+        }
+
+        using var a = new FeedbackLog(temp.Path, Shape, writer: "hardpair-7d9f-a");
+        using var b = new FeedbackLog(temp.Path, Shape, writer: "hardpair-7d9f-b");
+
+        Assert.Equal(5, await a.AppendAsync(examples[2..5], "a", TestContext.Current));
+        Assert.Equal(9, await b.AppendAsync(examples[5..], "b", TestContext.Current));
+        Assert.Equal(9, a.Count);
+        Assert.Equal(9, b.Count);
+        Assert.NotEqual(a.Path, b.Path);
+        const int recordBytes = 12 + 4 + 1 + 28 * 28; // header, label and source length, source "a"/"b", pixels
+        Assert.Equal(3 * recordBytes, new FileInfo(a.Path).Length);
+        Assert.Equal(4 * recordBytes, new FileInfo(b.Path).Length);
+
+        // The leader trains on every replica's examples: files in name order, each in append order.
+        var data = a.Read("feedback", DatasetCatalog.FashionMnistClasses);
+        Assert.Equal(9, data.Count);
+        int[] order = [2, 3, 4, 5, 6, 7, 8, 0, 1]; // feedback-hardpair-7d9f-a.log, feedback-hardpair-7d9f-b.log, feedback.log
+        for (var i = 0; i < order.Length; i++)
+        {
+            Assert.Equal(examples[order[i]].Pixels, data.Image(i).ToArray());
+        }
+    }
+
+    [Fact]
+    public async Task Count_AnotherWritersAppendInFlight_IsNeitherCountedNorCutOff_UntilItIsWhole()
+    {
+        using var a = new FeedbackLog(temp.Path, Shape, writer: "a");
+        using (var b = new FeedbackLog(temp.Path, Shape, writer: "b"))
+        {
+            await b.AppendAsync(Examples(2, seed: 6), "b", TestContext.Current);
+        }
+
+        var bPath = temp.Combine("feedback-b.log");
+        var whole = File.ReadAllBytes(bPath);
+        var record = whole.Length / 2;
+        File.WriteAllBytes(bPath, whole[..(record + 100)]); // b's second append, 100 bytes of it on disk so far
+        Assert.Equal(1, a.Count);
+
+        using (var reopened = new FeedbackLog(temp.Path, Shape, writer: "a"))
+        {
+            Assert.Equal(1, reopened.Count);
+        }
+
+        Assert.Equal(record + 100, new FileInfo(bPath).Length);
+        using (var stream = new FileStream(bPath, FileMode.Append))
+        {
+            stream.Write(whole.AsSpan(record + 100));
+        }
+
+        Assert.Equal(2, a.Count);
+        Assert.Equal(2, a.Read("feedback", DatasetCatalog.FashionMnistClasses).Count);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("../x")]
+    [InlineData("a/b")]
+    public void Open_WriterNameThatIsNoFileName_IsRefused(string writer) =>
+        Assert.Throws<ArgumentException>(() => new FeedbackLog(temp.Path, Shape, writer));
+
     internal static (byte[] Pixels, int Label)[] Examples(int count, int seed)
     {
         var random = new Random(seed);
