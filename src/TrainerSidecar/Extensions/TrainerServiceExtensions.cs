@@ -46,6 +46,7 @@ public static class TrainerServiceExtensions
             // Replicas share the state folder: each sidecar appends to a file of its own.
             sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value is { Enabled: true } election ? election.ResolveIdentity() : null));
         services.AddSingleton<RunCoordinator>();
+        services.AddSingleton<FollowerRuns>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<TrainerMetrics>();
         services.AddSingleton<ICheckpointNotifier, CheckpointNotifier>();
@@ -57,6 +58,7 @@ public static class TrainerServiceExtensions
         services.AddSingleton<TrainingLeadership>();
         services.AddHostedService(sp => sp.GetRequiredService<TrainingLeadership>());
         services.AddHostedService<TrainerWorker>();
+        services.AddHostedService<RunRequestIntake>();
 
         builder.AddMetricsExport(TrainerMetrics.MeterName);
 

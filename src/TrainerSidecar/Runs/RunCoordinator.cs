@@ -69,52 +69,78 @@ public sealed partial class RunCoordinator
                 return existing.Clone();
             }
 
-            var run = new Run
-            {
-                RunId = NewRunId(),
-                Phase = RunPhase.Queued,
-                Trigger = trigger,
-                Method = request.Method.Length > 0 ? request.Method : options.Method,
-                Reason = request.Reason,
-                RequestId = request.RequestId,
-                CreatedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
-                TrainExamples = request.Data?.TrainSubset > 0 ? request.Data.TrainSubset : options.TrainSubset,
-            };
-            run.HyperParameters.Add(request.HyperParameters);
-            if (request.Data is { ExcludeFeedback: true })
-            {
-                run.HyperParameters["excludeFeedback"] = 1;
-            }
-
-            if (request.Data?.Seed is > 0)
-            {
-                run.HyperParameters["seed"] = request.Data.Seed;
-            }
-
+            var run = NewRun(request, trigger, options, time);
             store.Save(run);
             runs[run.RunId] = run;
-            if (trigger == RunTrigger.Operator)
-            {
-                // Operator runs go before scheduled cycles but after earlier operator runs.
-                var after = queue.Reverse().Select(id => runs[id]).FirstOrDefault(r => r.Trigger == RunTrigger.Operator);
-                if (after is null)
-                {
-                    queue.AddFirst(run.RunId);
-                }
-                else
-                {
-                    queue.AddAfter(queue.Find(after.RunId)!, run.RunId);
-                }
-            }
-            else
-            {
-                queue.AddLast(run.RunId);
-            }
-
+            Enqueue(run);
             Trim();
             Publish(run, "queued");
-            queued.Release();
             return run.Clone();
+        }
+    }
+
+    /// <summary>A queued run as a request asks for it (not yet stored).</summary>
+    public static Run NewRun(StartRunRequest request, RunTrigger trigger, TrainerOptions options, TimeProvider time)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(time);
+        var run = new Run
+        {
+            RunId = $"run-{time.GetUtcNow():yyyyMMdd'T'HHmmss}-{Guid.NewGuid().ToString("N")[..8]}",
+            Phase = RunPhase.Queued,
+            Trigger = trigger,
+            Method = request.Method.Length > 0 ? request.Method : options.Method,
+            Reason = request.Reason,
+            RequestId = request.RequestId,
+            CreatedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            TrainExamples = request.Data?.TrainSubset > 0 ? request.Data.TrainSubset : options.TrainSubset,
+        };
+        run.HyperParameters.Add(request.HyperParameters);
+        if (request.Data is { ExcludeFeedback: true })
+        {
+            run.HyperParameters["excludeFeedback"] = 1;
+        }
+
+        if (request.Data?.Seed is > 0)
+        {
+            run.HyperParameters["seed"] = request.Data.Seed;
+        }
+
+        return run;
+    }
+
+    /// <summary>
+    /// The leader's side of the shared state folder: runs that followers queued there join the
+    /// queue, and the cancellations they asked for are carried out.
+    /// </summary>
+    public void TakeUpRequests()
+    {
+        lock (gate)
+        {
+            var added = false;
+            foreach (var id in store.Ids().Where(id => !runs.ContainsKey(id)).ToList())
+            {
+                // Only new queued runs: anything else on disk that memory lacks was trimmed meanwhile.
+                if (store.Load(id) is { Phase: RunPhase.Queued } run)
+                {
+                    runs[id] = run;
+                    Enqueue(run);
+                    added = true;
+                    LogTakenUp(logger, id);
+                }
+            }
+
+            if (added)
+            {
+                Trim();
+            }
+        }
+
+        foreach (var (runId, reason) in store.CancelRequests())
+        {
+            Cancel(runId, reason);
+            store.DeleteCancelRequest(runId);
         }
     }
 
@@ -308,6 +334,29 @@ public sealed partial class RunCoordinator
         }
     }
 
+    /// <summary>Operator runs go before scheduled cycles but after earlier operator runs.</summary>
+    private void Enqueue(Run run)
+    {
+        if (run.Trigger == RunTrigger.Operator)
+        {
+            var after = queue.Reverse().Select(id => runs[id]).FirstOrDefault(r => r.Trigger == RunTrigger.Operator);
+            if (after is null)
+            {
+                queue.AddFirst(run.RunId);
+            }
+            else
+            {
+                queue.AddAfter(queue.Find(after.RunId)!, run.RunId);
+            }
+        }
+        else
+        {
+            queue.AddLast(run.RunId);
+        }
+
+        queued.Release();
+    }
+
     private void ClearCurrent()
     {
         currentRunId = null;
@@ -353,6 +402,7 @@ public sealed partial class RunCoordinator
     /// </summary>
     private void Recover()
     {
+        store.DeleteLeftovers(time.GetUtcNow() - TimeSpan.FromMinutes(1));
         var (stored, unreadable) = store.LoadAll();
         foreach (var problem in unreadable)
         {
@@ -418,7 +468,8 @@ public sealed partial class RunCoordinator
         }
     }
 
-    private string NewRunId() => $"run-{time.GetUtcNow():yyyyMMdd'T'HHmmss}-{Guid.NewGuid().ToString("N")[..8]}";
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}, queued through another replica, joins the queue")]
+    private static partial void LogTakenUp(ILogger logger, string runId);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "A stored run could not be read and is ignored: {Problem}")]
     private static partial void LogUnreadableRun(ILogger logger, string problem);

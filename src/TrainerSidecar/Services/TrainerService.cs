@@ -8,8 +8,12 @@ using HardPair.TrainerSidecar.Runs;
 
 namespace HardPair.TrainerSidecar.Services;
 
-/// <summary>The control API: validates, then hands over to the coordinator and the feedback log.</summary>
-public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedback, Shared.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership) : Trainer.TrainerBase
+/// <summary>
+/// The control API: validates, then hands over to the coordinator and the feedback log — or, on a
+/// replica that does not lead training, to <see cref="FollowerRuns"/>, which answers from the
+/// shared state folder and leaves new runs and cancellations there for the leader.
+/// </summary>
+public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns followers, FeedbackLog feedback, Shared.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership) : Trainer.TrainerBase
 {
     public const int MaxExamplesPerCall = 4096;
     private const int Classes = 10;
@@ -73,16 +77,14 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
         }
 
         validation.ThrowIfAny();
-        if (!leadership.IsLeader)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition, $"this sidecar does not lead training; {(leadership.Leader.Length > 0 ? $"{leadership.Leader} does" : "no leader yet")} — retry there or shortly"));
-        }
-
-        return Task.FromResult(coordinator.Start(request, RunTrigger.Operator));
+        return Task.FromResult(Leads ? coordinator.Start(request, RunTrigger.Operator) : followers.Start(request));
     }
 
-    public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context) =>
-        Task.FromResult(coordinator.Get(RequireRunId(request.RunId)) ?? throw RequestViolations.NotFound($"no run '{request.RunId}'"));
+    public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context)
+    {
+        var runId = RequireRunId(request.RunId);
+        return Task.FromResult((Leads ? coordinator.Get(runId) : followers.Get(runId)) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+    }
 
     public override Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
     {
@@ -93,21 +95,28 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
             validation.ThrowIfAny();
         }
 
-        return Task.FromResult(new ListRunsResponse { Runs = { coordinator.List(request.Limit == 0 ? 50 : Math.Min(request.Limit, 10_000)) } });
+        var limit = request.Limit == 0 ? 50 : Math.Min(request.Limit, 10_000);
+        return Task.FromResult(new ListRunsResponse { Runs = { Leads ? coordinator.List(limit) : followers.List(limit) } });
     }
 
-    public override Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context) =>
-        Task.FromResult(coordinator.Cancel(RequireRunId(request.RunId), "cancelled by an operator") ?? throw RequestViolations.NotFound($"no run '{request.RunId}'"));
+    public override Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context)
+    {
+        var runId = RequireRunId(request.RunId);
+        const string reason = "cancelled by an operator";
+        return Task.FromResult((Leads ? coordinator.Cancel(runId, reason) : followers.Cancel(runId, reason)) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+    }
 
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
-        if (coordinator.Get(runId) is null)
+        var leads = Leads;
+        if ((leads ? coordinator.Get(runId) : followers.Get(runId)) is null)
         {
             throw RequestViolations.NotFound($"no run '{runId}'");
         }
 
-        await foreach (var item in coordinator.WatchAsync(runId, context.CancellationToken))
+        var events = leads ? coordinator.WatchAsync(runId, context.CancellationToken) : followers.WatchAsync(runId, context.CancellationToken);
+        await foreach (var item in events)
         {
             await responseStream.WriteAsync(item, context.CancellationToken);
         }
@@ -152,28 +161,30 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
 
     public override Task<TrainerStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
+        var leads = Leads;
         var status = new TrainerStatus
         {
             Device = TorchRuntime.Current?.Device ?? "not started",
-            Continuous = coordinator.NextCycleAt is not null,
-            QueuedRuns = { coordinator.Queued() },
+            Continuous = leads && coordinator.NextCycleAt is not null,
+            QueuedRuns = { leads ? coordinator.Queued() : followers.Queued() },
             FeedbackExamples = feedback.Count,
             Leader = leadership.IsLeader,
             LeaderIdentity = leadership.Leader,
         };
-        if (coordinator.CurrentRunId is { } current && coordinator.Get(current) is { } run)
+        var current = leads ? (coordinator.CurrentRunId is { } id ? coordinator.Get(id) : null) : followers.Current();
+        if (current is not null)
         {
-            status.CurrentRun = run;
+            status.CurrentRun = current;
         }
 
-        if (coordinator.NextCycleAt is { } next)
+        if (leads && coordinator.NextCycleAt is { } next)
         {
             status.NextCycleAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(next);
         }
 
         var serving = checkpoints.Serving();
         status.ServingVersion = serving?.Version ?? "";
-        var published = coordinator.List(10_000).FirstOrDefault(r => r.PublishedVersion.Length > 0);
+        var published = (leads ? coordinator.List(10_000) : followers.List(10_000)).FirstOrDefault(r => r.PublishedVersion.Length > 0);
         if (published is not null)
         {
             status.LastPublishedVersion = published.PublishedVersion;
@@ -182,6 +193,9 @@ public sealed class TrainerService(RunCoordinator coordinator, FeedbackLog feedb
 
         return Task.FromResult(status);
     }
+
+    /// <summary>Whether this sidecar's coordinator holds the runs (always without leader election).</summary>
+    private bool Leads => leadership.IsLeader;
 
     private static string RequireRunId(string runId)
     {

@@ -36,6 +36,37 @@ public sealed class LeaderElectionTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Follower_StartsListsAndCancelsRuns_ThroughTheSharedStateFolder()
+    {
+        await using var a = await StartAsync("sidecar-a");
+        await using var b = await StartAsync("sidecar-b");
+        var (leader, follower) = await LeaderAndFollowerAsync(a, b);
+        var followerClient = TrainerClients.Create(follower.Channel);
+        var leaderClient = TrainerClients.Create(leader.Channel);
+
+        var request = new StartRunRequest { Method = "pgd-at", Reason = "test: cancel through a follower", RequestId = "retried-once" };
+        var run = await followerClient.StartRunAsync(request, cancellationToken: TestContext.Current);
+        var again = await followerClient.StartRunAsync(request, cancellationToken: TestContext.Current);
+        Assert.Equal(run.RunId, again.RunId);
+
+        // The leader takes it up and trains; the follower follows its saved state.
+        await followerClient.WaitAsync(run.RunId, TimeSpan.FromMinutes(2), until: r => r.Phase == RunPhase.Training && r.Step >= 2);
+        Assert.Equal(run.RunId, (await leaderClient.GetRunAsync(new GetRunRequest { RunId = run.RunId }, cancellationToken: TestContext.Current)).RunId);
+        Assert.Contains((await followerClient.ListRunsAsync(new ListRunsRequest(), cancellationToken: TestContext.Current)).Runs, r => r.RunId == run.RunId);
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => followerClient.GetRunAsync(new GetRunRequest { RunId = "../feedback/feedback" }, cancellationToken: TestContext.Current).ResponseAsync);
+        Assert.Equal(StatusCode.NotFound, unknown.StatusCode);
+
+        await followerClient.CancelRunAsync(new CancelRunRequest { RunId = run.RunId }, cancellationToken: TestContext.Current);
+        var cancelled = await followerClient.WaitAsync(run.RunId, TimeSpan.FromMinutes(1));
+
+        Assert.Equal(RunPhase.Cancelled, cancelled.Phase);
+        Assert.Equal("cancelled by an operator", cancelled.Error);
+        Assert.Equal(RunPhase.Cancelled, (await leaderClient.GetRunAsync(new GetRunRequest { RunId = run.RunId }, cancellationToken: TestContext.Current)).Phase);
+        Assert.Empty(Directory.EnumerateFiles(temp.Combine("state", "runs"), "*.cancel"));
+        Assert.DoesNotContain(new CheckpointStore(temp.Combine("store"), TimeProvider.System).List(), c => c.Manifest?.Training.RunId == run.RunId);
+    }
+
     private async Task RunScenarioAsync(LoopbackHost a, LoopbackHost b, HashSet<LoopbackHost> stopped)
     {
         using var watch = new CancellationTokenSource();
@@ -55,13 +86,23 @@ public sealed class LeaderElectionTests : IDisposable
         });
 
         var (leader, follower) = await LeaderAndFollowerAsync(a, b);
-        var refused = await Assert.ThrowsAsync<RpcException>(() => TrainerClients.Create(follower.Channel).StartRunAsync(new StartRunRequest { Method = "spat" }, cancellationToken: TestContext.Current).ResponseAsync);
-        Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
-        Assert.Contains($"{lease.Holder} does", refused.Status.Detail, StringComparison.Ordinal);
 
-        var leaderClient = TrainerClients.Create(leader.Channel);
-        var run = await leaderClient.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: takeover" }, cancellationToken: TestContext.Current);
-        await leaderClient.WaitAsync(run.RunId, TimeSpan.FromMinutes(2), until: r => r.Step >= 3);
+        // An operator's calls land on whichever replica the Service picks: here the follower.
+        // It keeps the examples in a file of its own, and leaves the run for the leader.
+        var followerClient = TrainerClients.Create(follower.Channel);
+        var submitted = await followerClient.SubmitExamplesAsync(Examples(40), cancellationToken: TestContext.Current);
+        Assert.Equal(40, submitted.TotalExamples);
+        var run = await followerClient.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: takeover" }, cancellationToken: TestContext.Current);
+        Assert.Equal(RunPhase.Queued, run.Phase);
+        var training = await followerClient.WaitAsync(run.RunId, TimeSpan.FromMinutes(2), until: r => r.Step >= 3);
+        Assert.Equal(40, training.FeedbackExamples);
+        var followerStatus = await followerClient.GetStatusAsync(new GetStatusRequest(), cancellationToken: TestContext.Current);
+        Assert.False(followerStatus.Leader);
+        Assert.Equal(run.RunId, followerStatus.CurrentRun?.RunId);
+        Assert.Equal(40, followerStatus.FeedbackExamples);
+        var leaderStatus = await TrainerClients.Create(leader.Channel).GetStatusAsync(new GetStatusRequest(), cancellationToken: TestContext.Current);
+        Assert.Equal(run.RunId, leaderStatus.CurrentRun?.RunId);
+        Assert.Equal(40, leaderStatus.FeedbackExamples);
         var firstLeader = lease.Holder;
         stopped.Add(leader);
         await leader.DisposeAsync();
@@ -122,6 +163,17 @@ public sealed class LeaderElectionTests : IDisposable
         }
 
         throw new TimeoutException("the other sidecar never took over");
+    }
+
+    private static SubmitExamplesRequest Examples(int count)
+    {
+        var request = new SubmitExamplesRequest { Source = "test: through a follower" };
+        foreach (var (pixels, label) in Feedback.FeedbackLogTests.Examples(count, seed: 11))
+        {
+            request.Examples.Add(new LabelledExample { Pixels = Google.Protobuf.ByteString.CopyFrom(pixels), Label = label });
+        }
+
+        return request;
     }
 
     private static async Task<TrainerStatus?> Status(LoopbackHost host)
