@@ -121,7 +121,7 @@ public sealed partial class RunCoordinator
             var added = false;
             foreach (var id in store.Ids().Where(id => !runs.ContainsKey(id)).ToList())
             {
-                // Only new queued runs: anything else on disk that memory lacks was trimmed meanwhile.
+                // Only queued ones: the rest of the folder was read when this term began (Reload).
                 if (store.Load(id) is { Phase: RunPhase.Queued } run)
                 {
                     runs[id] = run;

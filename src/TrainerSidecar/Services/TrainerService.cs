@@ -83,7 +83,7 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
     public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
-        return Task.FromResult((Leads ? coordinator.Get(runId) : followers.Get(runId)) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+        return Task.FromResult((Leads ? LeadersRun(runId) : followers.Get(runId)) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
     }
 
     public override Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
@@ -103,14 +103,15 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
     {
         var runId = RequireRunId(request.RunId);
         const string reason = "cancelled by an operator";
-        return Task.FromResult((Leads ? coordinator.Cancel(runId, reason) : followers.Cancel(runId, reason)) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+        var run = Leads ? (LeadersRun(runId) is null ? null : coordinator.Cancel(runId, reason)) : followers.Cancel(runId, reason);
+        return Task.FromResult(run ?? throw RequestViolations.NotFound($"no run '{runId}'"));
     }
 
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
         var leads = Leads;
-        if ((leads ? coordinator.Get(runId) : followers.Get(runId)) is null)
+        if ((leads ? LeadersRun(runId) : followers.Get(runId)) is null)
         {
             throw RequestViolations.NotFound($"no run '{runId}'");
         }
@@ -196,6 +197,22 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
 
     /// <summary>Whether this sidecar's coordinator holds the runs (always without leader election).</summary>
     private bool Leads => leadership.IsLeader;
+
+    /// <summary>
+    /// A run as the leader holds it. One that a follower queued a moment ago (the caller's next
+    /// call landed here) is taken up now rather than at the next tick.
+    /// </summary>
+    private Run? LeadersRun(string runId)
+    {
+        var run = coordinator.Get(runId);
+        if (run is not null || !leadership.Enabled)
+        {
+            return run;
+        }
+
+        coordinator.TakeUpRequests();
+        return coordinator.Get(runId);
+    }
 
     private static string RequireRunId(string runId)
     {
