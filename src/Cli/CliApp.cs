@@ -31,11 +31,13 @@ public static class CliApp
           (the local stack's .local/control-token is used when present)
 
         offline:
-          checkpoints list --store DIR [--verify] [--signing-key-file F]
+          checkpoints list --store DIR [--verify] [--signing-key-file F [--seed-from DIR]]
                                                    versions in a checkpoint store, with their state
-          checkpoints show DIR [--signing-key-file F]
+          checkpoints show DIR [--signing-key-file F [--seed-from DIR]]
                                                    verify one checkpoint folder and print its manifest
-          (--signing-key-file: the deployment's checkpoint signing key, so that signatures are checked too)
+          (--signing-key-file: the deployment's checkpoint signing key — HMAC text, or the PEM ECDSA
+           public key, certificate or private key — so that signatures are checked too; --seed-from:
+           the bootstrap folder whose versions the deployment trusts unsigned)
         """;
 
     public static int Run(string[] args, TextWriter output, TextWriter error) =>

@@ -60,6 +60,30 @@ public sealed class CheckpointCommandsTests : IDisposable
     }
 
     [Fact]
+    public void List_WithTheEcdsaPublicKeyAndTheSeedFolder_ChecksAsAVerifyOnlyServiceDoes()
+    {
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var seed = new TempDirectory();
+        using var keys = new TempDirectory();
+        var publicKey = keys.Combine("verification.pem");
+        File.WriteAllText(publicKey, key.ExportSubjectPublicKeyInfoPem());
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        var bootstrap = new CheckpointStore(seed.Path, TimeProvider.System).Publish(model, TestCheckpoints.Draft()).Version;
+        var verifier = new CheckpointStore(store.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportSubjectPublicKeyInfoPem()).TrustingSeed(seed.Path));
+        verifier.SeedFrom(seed.Path);
+        var trained = new CheckpointStore(store.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem())).Publish(model, TestCheckpoints.Draft()).Version;
+
+        var (code, output, _) = Run("checkpoints", "list", "--store", store.Path, "--signing-key-file", publicKey, "--seed-from", seed.Path);
+        var (withoutSeedCode, withoutSeed, _) = Run("checkpoints", "list", "--store", store.Path, "--signing-key-file", publicKey);
+
+        Assert.Equal(CliApp.Ok, code);
+        Assert.Contains(output.Split('\n'), line => line.StartsWith(bootstrap, StringComparison.Ordinal) && line.TrimEnd().EndsWith("ok, bootstrap copy (trusted unsigned, from --seed-from)", StringComparison.Ordinal));
+        Assert.Contains(output.Split('\n'), line => line.StartsWith(trained, StringComparison.Ordinal) && line.TrimEnd().EndsWith("ok, signed", StringComparison.Ordinal));
+        Assert.Equal(CliApp.Failed, withoutSeedCode);
+        Assert.Contains(withoutSeed.Split('\n'), line => line.StartsWith(bootstrap, StringComparison.Ordinal) && line.Contains("refused: manifest.sig is missing", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public void List_PinnedStore_MarksThePinnedVersion()
     {
         var older = Publish();

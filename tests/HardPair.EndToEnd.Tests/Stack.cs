@@ -26,8 +26,15 @@ public sealed class Stack : IAsyncDisposable
         SigningKey = signingKey;
     }
 
-    /// <summary>When set, both processes sign / require signed checkpoints with it (as Helm deploys them).</summary>
+    /// <summary>
+    /// When set, both processes sign / require signed checkpoints with it (as Helm deploys them):
+    /// HMAC text shared by both, or <see cref="EcdsaSigning"/> — the trainer gets a private key,
+    /// the inference service only the public one, and both trust the bootstrap folder unsigned.
+    /// </summary>
     public string? SigningKey { get; }
+
+    /// <summary>The <see cref="SigningKey"/> that asks for an ECDSA key pair instead of an HMAC key.</summary>
+    public const string EcdsaSigning = "ecdsa";
 
     /// <summary>When set, both processes serve https with mutual TLS and call each other through it.</summary>
     public TestCertificates? Tls { get; }
@@ -64,7 +71,15 @@ public sealed class Stack : IAsyncDisposable
             File.Copy(file, Path.Combine(target, Path.GetFileName(file)));
         }
 
-        if (signingKey is not null)
+        if (signingKey is EcdsaSigning)
+        {
+            // The bootstrap copy stays unsigned: both processes trust the bootstrap folder (SeedFrom).
+            using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+            Directory.CreateDirectory(root.Combine("signing"));
+            File.WriteAllText(root.Combine("signing", "trainer.pem"), key.ExportPkcs8PrivateKeyPem());
+            File.WriteAllText(root.Combine("signing", "inference.pem"), key.ExportSubjectPublicKeyInfoPem());
+        }
+        else if (signingKey is not null)
         {
             var manifest = File.ReadAllBytes(Path.Combine(target, CheckpointFiles.Manifest));
             var signature = System.Security.Cryptography.HMACSHA256.HashData(System.Text.Encoding.UTF8.GetBytes(signingKey), manifest);
@@ -115,7 +130,7 @@ public sealed class Stack : IAsyncDisposable
             "--Torch:Threads", "1",
             "--Torch:Device", "cpu",
             .. TlsArguments(),
-            .. SigningArguments(),
+            .. SigningArguments(trainer: false),
             .. (settings ?? new Dictionary<string, string>()).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value }),
         ];
         Inference = await ServiceProcess.StartAsync(Executables.Path("InferenceService", "HardPair.InferenceService"), args, Startup, cancellationToken, InferenceAddress, ClientHandler());
@@ -134,7 +149,7 @@ public sealed class Stack : IAsyncDisposable
             "--Torch:Device", "cpu",
             .. TrainerSettings.SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
             .. TlsArguments(),
-            .. SigningArguments(),
+            .. SigningArguments(trainer: true),
         ];
         Sidecar = await ServiceProcess.StartAsync(Executables.Path("TrainerSidecar", "HardPair.TrainerSidecar"), args, Startup, cancellationToken, SidecarAddress, ClientHandler());
     }
@@ -142,7 +157,16 @@ public sealed class Stack : IAsyncDisposable
     /// <summary>The handler of a legitimate client: trusts the test CA and presents the client certificate.</summary>
     public HttpMessageHandler? ClientHandler() => Tls?.Handler(Tls.ClientCertificatePath, Tls.ClientKeyPath);
 
-    private string[] SigningArguments() => SigningKey is null ? [] : ["--Checkpoints:SigningKey", SigningKey];
+    private string[] SigningArguments(bool trainer) => SigningKey switch
+    {
+        null => [],
+        EcdsaSigning =>
+        [
+            "--Checkpoints:SigningKeyFile", Root.Combine("signing", trainer ? "trainer.pem" : "inference.pem"),
+            "--Checkpoints:SeedFrom", Path.Combine(RepositoryRoot, "models", "bootstrap"),
+        ],
+        _ => ["--Checkpoints:SigningKey", SigningKey],
+    };
 
     private string[] TlsArguments() => Tls is null ? [] :
     [

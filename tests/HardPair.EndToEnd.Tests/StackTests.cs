@@ -13,11 +13,14 @@ public sealed class StackTests
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(4);
 
-    [Fact]
-    public async Task Retraining_TriggeredThroughAdmin_IsGatedPublishedAndSwappedIn_WithoutAFailedCall()
+    [Theory]
+    [InlineData("end-to-end-signing-key-0123456789abcdef")]
+    [InlineData(Stack.EcdsaSigning)]
+    public async Task Retraining_TriggeredThroughAdmin_IsGatedPublishedAndSwappedIn_WithoutAFailedCall(string signingKey)
     {
-        // Signed, as Helm deploys it: the trainer signs what it publishes, inference requires it.
-        await using var stack = Stack.Create(signingKey: "end-to-end-signing-key-0123456789abcdef");
+        // Signed, as Helm deploys it: the trainer signs what it publishes, inference requires it
+        // (with an HMAC key both hold; with ECDSA inference holds only the public key).
+        await using var stack = Stack.Create(signingKey: signingKey);
         await stack.StartInferenceAsync(TestContext.Current);
         await stack.StartSidecarAsync(TestContext.Current);
         var classifier = stack.Classifier();
@@ -39,6 +42,11 @@ public sealed class StackTests
         Assert.Equal(published, models.ServingVersion);
         Assert.Equal(Stack.BootstrapVersion, Assert.Single(models.Models, m => m.Version == published).ParentVersion);
         Assert.True(File.Exists(Path.Combine(stack.Store, published, CheckpointFiles.Signature)), "the trainer did not sign what it published");
+        if (signingKey == Stack.EcdsaSigning)
+        {
+            Assert.StartsWith("ecdsa-p256-sha256:", File.ReadAllText(Path.Combine(stack.Store, published, CheckpointFiles.Signature)), StringComparison.Ordinal);
+            Assert.False(File.Exists(Path.Combine(stack.Store, Stack.BootstrapVersion, CheckpointFiles.Signature)), "the bootstrap copy is served unsigned, trusted as the image's");
+        }
     }
 
     [Fact]

@@ -52,14 +52,21 @@ internal static class CheckpointCommands
     }
 
     /// <summary>
-    /// With <c>--signing-key-file</c> the deployment's key, so that a version is refused here for
-    /// the same signature faults the service refuses it for; without it signatures go unchecked.
+    /// With <c>--signing-key-file</c> the deployment's key (and with <c>--seed-from</c> its bootstrap
+    /// folder, whose versions it trusts unsigned), so that a version is refused here for the same
+    /// signature faults the service refuses it for; without a key signatures go unchecked.
     /// </summary>
     private static CheckpointSigning Signing(CommandArguments line)
     {
+        var seed = line.Optional("seed-from");
         if (line.Optional("signing-key-file") is not { } file)
         {
             return CheckpointSigning.None;
+        }
+
+        if (seed is not null && !Directory.Exists(seed))
+        {
+            throw new UsageException($"seed folder {seed} does not exist");
         }
 
         if (!File.Exists(file))
@@ -69,7 +76,8 @@ internal static class CheckpointCommands
 
         try
         {
-            return CheckpointSigning.WithKey(File.ReadAllText(file).Trim());
+            var signing = CheckpointSigning.WithKey(File.ReadAllText(file).Trim());
+            return seed is null ? signing : signing.TrustingSeed(seed);
         }
         catch (ArgumentException ex)
         {
@@ -92,7 +100,11 @@ internal static class CheckpointCommands
     }
 
     private static string SignatureState(string folder, CheckpointSigning signing) =>
-        signing.Enabled ? ", signed"
-        : File.Exists(Path.Combine(folder, CheckpointFiles.Signature)) ? " (signature not checked: no --signing-key-file)"
-        : "";
+        (signing.Enabled, File.Exists(Path.Combine(folder, CheckpointFiles.Signature))) switch
+        {
+            (true, true) => ", signed",
+            (true, false) => ", bootstrap copy (trusted unsigned, from --seed-from)",
+            (false, true) => " (signature not checked: no --signing-key-file)",
+            _ => "",
+        };
 }

@@ -1,58 +1,141 @@
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace HardPair.Shared.Checkpoints;
 
 /// <summary>
-/// HMAC-SHA256 checkpoint signatures with a key shared by the trainer (signs what it publishes)
-/// and the inference service (serves only what verifies). <c>manifest.sig</c> holds the hex HMAC
-/// of <c>manifest.json</c>'s exact bytes; the manifest names the weights' SHA-256, so one
-/// signature covers both files. Without a key (<see cref="None"/>) nothing is signed or required.
+/// Checkpoint signatures. <c>manifest.sig</c> signs <c>manifest.json</c>'s exact bytes; the
+/// manifest names the weights' SHA-256, so one signature covers both files. Two kinds, chosen by
+/// the key itself:
+/// <list type="bullet">
+/// <item><b>ECDSA P-256</b> (a PEM key): the trainer holds the private key and signs; the inference
+/// service holds only the public key (<c>PUBLIC KEY</c> or a <c>CERTIFICATE</c>) and can verify but
+/// never sign, so a compromised serving container cannot forge a checkpoint. The signature is
+/// <c>ecdsa-p256-sha256:</c> and the base64 of r‖s.</item>
+/// <item><b>HMAC-SHA256</b> (any other text of at least <see cref="MinimumKeyLength"/> characters):
+/// one key shared by both, which therefore can both sign. The signature is the lowercase hex HMAC.</item>
+/// </list>
+/// The image's bootstrap folder (<see cref="TrustingSeed"/>) is trusted content: a version whose
+/// manifest is byte for byte one of its manifests verifies without a signature, which is how a
+/// verify-only inference service serves the bootstrap copies it seeds. Without a key
+/// (<see cref="None"/>) nothing is signed or required.
 /// </summary>
 public sealed class CheckpointSigning
 {
     public const int MinimumKeyLength = 32;
 
-    /// <summary>A hex SHA-256 (64 characters) and a line end, with room to spare.</summary>
+    private const string EcdsaPrefix = "ecdsa-p256-sha256:";
+
+    // ASN.1 OID of NIST P-256 (secp256r1): the one curve accepted, so signatures have one size.
+    private const string P256 = "1.2.840.10045.3.1.7";
+
+    /// <summary>The longer signature (the ECDSA prefix and 88 base64 characters) and a line end, with room to spare.</summary>
     private const int MaxSignatureBytes = 128;
 
-    public static readonly CheckpointSigning None = new(null);
+    public static readonly CheckpointSigning None = new(null, null, false, []);
 
-    private readonly byte[]? key;
+    private readonly byte[]? hmacKey;
+    private readonly ECDsa? ecdsa;
+    private readonly bool ecdsaCanSign;
+    private readonly HashSet<string> trustedManifests;
+    private readonly Lock ecdsaGate = new();
 
-    private CheckpointSigning(byte[]? key) => this.key = key;
+    private CheckpointSigning(byte[]? hmacKey, ECDsa? ecdsa, bool ecdsaCanSign, HashSet<string> trustedManifests)
+    {
+        this.hmacKey = hmacKey;
+        this.ecdsa = ecdsa;
+        this.ecdsaCanSign = ecdsaCanSign;
+        this.trustedManifests = trustedManifests;
+    }
 
-    /// <summary>Whether checkpoints are signed on publish and required to verify on read.</summary>
-    public bool Enabled => key is not null;
+    /// <summary>Whether checkpoints are required to verify on read (and, where the key can, signed on publish).</summary>
+    public bool Enabled => hmacKey is not null || ecdsa is not null;
 
-    /// <summary>The key as configured (text, at least <see cref="MinimumKeyLength"/> characters; its UTF-8 bytes are the HMAC key).</summary>
+    /// <summary>Whether this key can sign: an HMAC key or an ECDSA private key; a public key only verifies.</summary>
+    public bool CanSign => hmacKey is not null || ecdsaCanSign;
+
+    /// <summary>What kind of key this is, for logs and the CLI.</summary>
+    public string Kind => hmacKey is not null ? "HMAC-SHA256" : ecdsa is null ? "none" : ecdsaCanSign ? "ECDSA P-256 private key" : "ECDSA P-256 public key (verifies only)";
+
+    /// <summary>
+    /// The key as configured: a PEM ECDSA P-256 key (<c>PRIVATE KEY</c>, <c>EC PRIVATE KEY</c>,
+    /// <c>PUBLIC KEY</c> or <c>CERTIFICATE</c>), or an HMAC key — text of at least
+    /// <see cref="MinimumKeyLength"/> characters whose UTF-8 bytes are the key.
+    /// </summary>
     public static CheckpointSigning WithKey(string key)
     {
         ArgumentNullException.ThrowIfNull(key);
-        if (key.Length < MinimumKeyLength)
+        if (key.Contains("-----BEGIN ", StringComparison.Ordinal))
         {
-            throw new ArgumentException($"a checkpoint signing key needs at least {MinimumKeyLength} characters", nameof(key));
+            return WithPem(key);
         }
 
-        return new CheckpointSigning(Encoding.UTF8.GetBytes(key));
+        if (key.Length < MinimumKeyLength)
+        {
+            throw new ArgumentException($"a checkpoint signing key needs at least {MinimumKeyLength} characters (or a PEM ECDSA P-256 key)", nameof(key));
+        }
+
+        return new CheckpointSigning(Encoding.UTF8.GetBytes(key), null, false, []);
     }
 
-    /// <summary>From the options: <see cref="None"/> when no key is configured.</summary>
+    /// <summary>From the options: <see cref="None"/> when no key is configured; the seed folder's versions trusted either way.</summary>
     public static CheckpointSigning From(CheckpointStoreOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var key = options.ResolveSigningKey();
-        return key.Length == 0 ? None : WithKey(key);
+        var signing = key.Length == 0 ? None : WithKey(key);
+        return string.IsNullOrWhiteSpace(options.SeedFrom) ? signing : signing.TrustingSeed(options.SeedFrom);
     }
 
-    /// <summary>The signature file's content for <paramref name="manifest"/>; null when signing is off.</summary>
-    internal byte[]? Sign(ReadOnlySpan<byte> manifest) =>
-        key is null ? null : Encoding.ASCII.GetBytes(Convert.ToHexStringLower(HMACSHA256.HashData(key, manifest)));
+    /// <summary>
+    /// The same key, also trusting every valid version in <paramref name="seedFolder"/> (the
+    /// image's bootstrap checkpoints: part of the software, not of the writable volume). A
+    /// missing folder adds nothing.
+    /// </summary>
+    public CheckpointSigning TrustingSeed(string seedFolder)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(seedFolder);
+        if (!Enabled || !Directory.Exists(seedFolder))
+        {
+            return this;
+        }
+
+        var trusted = new HashSet<string>(trustedManifests, StringComparer.Ordinal);
+        foreach (var entry in new CheckpointStore(seedFolder, TimeProvider.System).List(verifyWeights: true).Where(e => e.IsValid))
+        {
+            trusted.Add(ManifestDigest(File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Manifest))));
+        }
+
+        return new CheckpointSigning(hmacKey, ecdsa, ecdsaCanSign, trusted);
+    }
+
+    /// <summary>Whether <paramref name="manifest"/> is one of the trusted seed folder's, byte for byte.</summary>
+    internal bool Trusts(ReadOnlySpan<byte> manifest) => trustedManifests.Contains(ManifestDigest(manifest));
+
+    /// <summary>The signature file's content for <paramref name="manifest"/>; null when this key cannot sign (or there is none).</summary>
+    internal byte[]? Sign(ReadOnlySpan<byte> manifest)
+    {
+        if (hmacKey is not null)
+        {
+            return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(HMACSHA256.HashData(hmacKey, manifest)));
+        }
+
+        if (ecdsa is null || !ecdsaCanSign)
+        {
+            return null;
+        }
+
+        lock (ecdsaGate)
+        {
+            return Encoding.ASCII.GetBytes(EcdsaPrefix + Convert.ToBase64String(ecdsa.SignData(manifest, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)));
+        }
+    }
 
     /// <summary>Refuses <paramref name="folder"/> unless its signature matches <paramref name="manifest"/> (no-op when signing is off).</summary>
     internal void Check(string folder, ReadOnlySpan<byte> manifest)
     {
-        if (key is null)
+        if (!Enabled || (trustedManifests.Count > 0 && Trusts(manifest)))
         {
             return;
         }
@@ -64,7 +147,7 @@ public sealed class CheckpointSigning
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} is missing: checkpoints must be signed with this deployment's signing key");
         }
 
-        // One hex digest (and a line end): a link is refused unread, so that a hostile writer cannot
+        // One signature (and a line end): a link is refused unread, so that a hostile writer cannot
         // make the reader follow it; so are an empty file, a pipe or device, a larger file.
         byte[]? bytes;
         try
@@ -82,10 +165,89 @@ public sealed class CheckpointSigning
         }
 
         var presented = bytes.AsSpan().Trim("\r\n "u8);
-        var expected = Sign(manifest)!;
-        if (!CryptographicOperations.FixedTimeEquals(presented, expected))
+        if (!Verifies(presented, manifest))
         {
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} does not match {CheckpointFiles.Manifest}: not signed with this deployment's key (forged, altered, or signed with another key)");
         }
     }
+
+    private bool Verifies(ReadOnlySpan<byte> presented, ReadOnlySpan<byte> manifest)
+    {
+        if (hmacKey is not null)
+        {
+            return CryptographicOperations.FixedTimeEquals(presented, Sign(manifest)!);
+        }
+
+        var prefix = Encoding.ASCII.GetBytes(EcdsaPrefix);
+        if (!presented.StartsWith(prefix))
+        {
+            return false;
+        }
+
+        Span<byte> signature = stackalloc byte[MaxSignatureBytes];
+        if (!Convert.TryFromBase64Chars(Encoding.ASCII.GetString(presented[prefix.Length..]), signature, out var length))
+        {
+            return false;
+        }
+
+        lock (ecdsaGate)
+        {
+            return ecdsa!.VerifyData(manifest, signature[..length], HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+        }
+    }
+
+    private static CheckpointSigning WithPem(string pem)
+    {
+        if (!PemEncoding.TryFind(pem, out var fields))
+        {
+            throw new ArgumentException("the checkpoint signing key looks like PEM but holds no readable PEM block", nameof(pem));
+        }
+
+        var label = pem[fields.Label];
+        ECDsa? key;
+        bool canSign;
+        try
+        {
+            switch (label)
+            {
+                case "PRIVATE KEY" or "EC PRIVATE KEY":
+                    key = ECDsa.Create();
+                    key.ImportFromPem(pem);
+                    canSign = true;
+                    break;
+                case "PUBLIC KEY":
+                    key = ECDsa.Create();
+                    key.ImportFromPem(pem);
+                    canSign = false;
+                    break;
+                case "CERTIFICATE":
+                    using (var certificate = X509Certificate2.CreateFromPem(pem))
+                    {
+                        key = certificate.GetECDsaPublicKey() ?? throw new ArgumentException("the checkpoint signing certificate does not hold an ECDSA key", nameof(pem));
+                    }
+
+                    canSign = false;
+                    break;
+                default:
+                    throw new ArgumentException($"a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not {label} (an encrypted key is not supported)", nameof(pem));
+            }
+        }
+        catch (CryptographicException ex)
+        {
+            throw new ArgumentException($"the PEM checkpoint signing key ({label}) is not a readable ECDSA key: {ex.Message}", nameof(pem), ex);
+        }
+
+        if (!IsP256(key.ExportParameters(false).Curve))
+        {
+            key.Dispose();
+            throw new ArgumentException("a PEM checkpoint signing key must be on the NIST P-256 curve", nameof(pem));
+        }
+
+        return new CheckpointSigning(null, key, canSign, []);
+    }
+
+    private static bool IsP256(ECCurve curve) =>
+        curve.IsNamed && (curve.Oid.Value == P256 || curve.Oid.FriendlyName is "nistP256" or "ECDSA_P256" or "secp256r1" or "prime256v1");
+
+    private static string ManifestDigest(ReadOnlySpan<byte> manifest) => Convert.ToHexStringLower(SHA256.HashData(manifest));
 }

@@ -88,6 +88,11 @@ public sealed class CheckpointStore
             throw new CheckpointException(version, "a checkpoint with this version already exists");
         }
 
+        if (Signing.Enabled && !Signing.CanSign)
+        {
+            throw new CheckpointException(version, $"this store's key is an {Signing.Kind}: publishing needs the private key");
+        }
+
         Commit(version, weights, JsonSerializer.SerializeToUtf8Bytes(manifest, CheckpointFiles.Json));
         return manifest;
     }
@@ -97,7 +102,9 @@ public sealed class CheckpointStore
     /// <paramref name="source"/> in (staged, flushed and renamed, like a publish); returns the
     /// versions copied. A store that already has a valid checkpoint is left alone. The source is
     /// trusted content (the image's bootstrap folder): its checkpoints need no signature, and the
-    /// copies are signed with this store's key. A folder of the same name that does not verify
+    /// copies are signed with this store's key — or, where the key only verifies (an ECDSA public
+    /// key), left unsigned and served because the key trusts that folder
+    /// (<see cref="CheckpointSigning.TrustingSeed"/>). A folder of the same name that does not verify
     /// (signed with a rotated key, say) is moved to <see cref="SetAsideFolder"/>, not deleted.
     /// </summary>
     public IReadOnlyList<string> SeedFrom(string source)
@@ -119,7 +126,14 @@ public sealed class CheckpointStore
                 Directory.Move(blocking, Path.Combine(aside, $"{entry.Version}.{time.GetUtcNow():yyyyMMdd'T'HHmmss'Z'}.{Guid.NewGuid():N}"));
             }
 
-            Commit(entry.Version, File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Weights)), File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Manifest)));
+            var manifest = File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Manifest));
+            if (Signing.Enabled && !Signing.CanSign && !Signing.Trusts(manifest))
+            {
+                // The copy could be neither signed nor trusted: it would never be served.
+                throw new CheckpointException(entry.Version, $"this store's key is an {Signing.Kind}, so it serves seeded copies only from the seed folder it trusts (Checkpoints:SeedFrom), and {source} is not it");
+            }
+
+            Commit(entry.Version, File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Weights)), manifest);
             seeded.Add(entry.Version);
         }
 

@@ -12,20 +12,24 @@ public sealed class CheckpointStoreOptions : IValidatableObject
     public string Path { get; set; } = "checkpoints";
 
     /// <summary>
-    /// A folder of checkpoints copied into the store when the store holds no valid checkpoint, so
-    /// that a fresh deployment serves at once (the images ship the bootstrap checkpoint there).
-    /// Empty: none.
+    /// The image's bootstrap folder: the inference service copies its checkpoints into the store
+    /// when the store holds no valid checkpoint, so that a fresh deployment serves at once, and
+    /// both processes trust its versions without a signature (they are part of the image, not
+    /// of the writable volume) — which is how a verify-only ECDSA key serves the copies it cannot
+    /// sign and the trainer fine-tunes from them. Empty: none.
     /// </summary>
     public string? SeedFrom { get; set; }
 
     /// <summary>
-    /// The HMAC key that checkpoints are signed with (trainer) and must verify with (inference),
-    /// at least 32 characters; <see cref="SigningKeyFile"/> wins when set. Neither set: unsigned
-    /// checkpoints, none required.
+    /// The key that checkpoints are signed with (trainer) and must verify with (inference):
+    /// a PEM ECDSA P-256 key — the private key for the trainer, the public key or a certificate
+    /// for the inference service, which then cannot sign — or an HMAC key shared by both, at least
+    /// 32 characters (<see cref="CheckpointSigning"/>). <see cref="SigningKeyFile"/> wins when
+    /// set. Neither set: unsigned checkpoints, none required.
     /// </summary>
     public string? SigningKey { get; set; }
 
-    /// <summary>A file holding the signing key (a mounted Secret).</summary>
+    /// <summary>A file holding the signing key (a mounted Secret): the PEM key, or the HMAC key's text.</summary>
     public string? SigningKeyFile { get; set; }
 
     /// <summary>The key in effect, empty when signing is off.</summary>
@@ -40,11 +44,26 @@ public sealed class CheckpointStoreOptions : IValidatableObject
         }
 
         var key = ResolveSigningKey();
-        if (key.Length is > 0 and < CheckpointSigning.MinimumKeyLength)
+        string? problem = null;
+        if (key.Length is > 0 and < CheckpointSigning.MinimumKeyLength && !key.Contains("-----BEGIN ", StringComparison.Ordinal))
         {
-            yield return new ValidationResult(
-                $"The checkpoint signing key needs at least {CheckpointSigning.MinimumKeyLength} characters (it has {key.Length}).",
-                [nameof(SigningKey), nameof(SigningKeyFile)]);
+            problem = $"The checkpoint signing key needs at least {CheckpointSigning.MinimumKeyLength} characters (it has {key.Length}), or a PEM ECDSA P-256 key.";
+        }
+        else if (key.Length > 0)
+        {
+            try
+            {
+                CheckpointSigning.WithKey(key);
+            }
+            catch (ArgumentException ex)
+            {
+                problem = $"The checkpoint signing key is refused: {ex.Message}.";
+            }
+        }
+
+        if (problem is not null)
+        {
+            yield return new ValidationResult(problem, [nameof(SigningKey), nameof(SigningKeyFile)]);
         }
     }
 }

@@ -118,7 +118,7 @@ internal static class TrainCommand
         return OfflineCommands.Ok;
     }
 
-    /// <summary>The key in <paramref name="keyFile"/> (trimmed), or no signing.</summary>
+    /// <summary>The key in <paramref name="keyFile"/> (trimmed; an HMAC key or a PEM ECDSA private key), or no signing.</summary>
     private static CheckpointSigning Signing(string? keyFile)
     {
         if (keyFile is null)
@@ -131,10 +131,19 @@ internal static class TrainCommand
             throw new UsageException($"--signing-key-file {keyFile} does not exist");
         }
 
-        var key = File.ReadAllText(keyFile).Trim();
-        return key.Length >= CheckpointSigning.MinimumKeyLength
-            ? CheckpointSigning.WithKey(key)
-            : throw new UsageException($"--signing-key-file {keyFile} holds {key.Length} characters; a signing key needs at least {CheckpointSigning.MinimumKeyLength}");
+        CheckpointSigning signing;
+        try
+        {
+            signing = CheckpointSigning.WithKey(File.ReadAllText(keyFile).Trim());
+        }
+        catch (ArgumentException ex)
+        {
+            throw new UsageException($"--signing-key-file {keyFile}: {ex.Message.Split(" (Parameter", 2)[0]}");
+        }
+
+        return signing.CanSign
+            ? signing
+            : throw new UsageException($"--signing-key-file {keyFile} holds an {signing.Kind}: signing needs the private key");
     }
 
     private sealed record TrainSummary(string Checkpoint, string Version, string Method, double Epochs, int TrainExamples, double TrainSeconds, EvaluationSummary Evaluation, IReadOnlyList<TrainingHistoryPoint> History);

@@ -136,6 +136,131 @@ public sealed class CheckpointSigningTests : IDisposable
         Assert.False(CheckpointSigning.From(new CheckpointStoreOptions()).Enabled);
     }
 
+    [Fact]
+    public void An_ecdsa_private_key_signs_and_its_public_key_only_verifies()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var trainer = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem()));
+        var inference = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportSubjectPublicKeyInfoPem()));
+        var published = Publish(trainer);
+
+        var signature = File.ReadAllText(temp.Combine(published.Version, CheckpointFiles.Signature));
+        Assert.StartsWith("ecdsa-p256-sha256:", signature, StringComparison.Ordinal);
+        Assert.True(key.VerifyData(
+            File.ReadAllBytes(temp.Combine(published.Version, CheckpointFiles.Manifest)),
+            Convert.FromBase64String(signature["ecdsa-p256-sha256:".Length..]),
+            HashAlgorithmName.SHA256,
+            DSASignatureFormat.IeeeP1363FixedFieldConcatenation));
+        Assert.Equal(published.Version, inference.Latest()?.Version);
+        using (var loaded = inference.Load(published.Version))
+        {
+            Assert.Equal(published.WeightsSha256, loaded.Manifest.WeightsSha256);
+        }
+
+        // The serving side holds no signing key: it cannot publish, so it cannot forge.
+        Assert.False(inference.Signing.CanSign);
+        var refused = Assert.Throws<CheckpointException>(() => Publish(inference));
+        Assert.Contains("publishing needs the private key", refused.Message, StringComparison.Ordinal);
+        Assert.Single(inference.List());
+    }
+
+    [Fact]
+    public void Ecdsa_signatures_from_another_key_altered_or_in_the_hmac_format_are_refused()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var good = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem())));
+        var forged = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(other.ExportECPrivateKeyPem())));
+        var hmac = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key)));
+        var tampered = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem())));
+        var tamperedSignature = temp.Combine(tampered.Version, CheckpointFiles.Signature);
+        var text = File.ReadAllText(tamperedSignature).ToCharArray();
+        text[30] = text[30] == 'A' ? 'B' : 'A';
+        File.WriteAllText(tamperedSignature, new string(text));
+
+        var verifier = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportSubjectPublicKeyInfoPem()));
+        var listed = verifier.List(verifyWeights: true).ToDictionary(e => e.Version);
+
+        Assert.True(listed[good.Version].IsValid);
+        foreach (var bad in new[] { forged, hmac, tampered })
+        {
+            Assert.Contains("not signed with this deployment's key", listed[bad.Version].Fault, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public void A_certificate_verifies_like_the_public_key_it_holds()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=hardpair-checkpoints", key, HashAlgorithmName.SHA256);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(10));
+        var published = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem())));
+
+        var signing = CheckpointSigning.WithKey(certificate.ExportCertificatePem());
+
+        Assert.False(signing.CanSign);
+        Assert.Equal(published.Version, new CheckpointStore(temp.Path, TimeProvider.System, signing).Latest()?.Version);
+    }
+
+    [Fact]
+    public void A_verify_only_service_serves_the_bootstrap_it_seeds_unsigned_and_the_trainer_trusts_it_too()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
+        var seed = Publish(source);
+        var inference = new CheckpointStore(temp.Combine("store"), TimeProvider.System, CheckpointSigning.WithKey(key.ExportSubjectPublicKeyInfoPem()).TrustingSeed(source.Root));
+        var trainer = new CheckpointStore(temp.Combine("store"), TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem()).TrustingSeed(source.Root));
+
+        Assert.Equal([seed.Version], inference.SeedFrom(source.Root));
+
+        Assert.False(File.Exists(temp.Combine("store", seed.Version, CheckpointFiles.Signature)));
+        Assert.Equal(seed.Version, inference.Latest()?.Version);
+        Assert.Equal(seed.Version, trainer.Serving()?.Version);
+
+        // Trust is for the seed's manifests byte for byte: the bootstrap's weights under another
+        // manifest (here: another version name) are not trusted, and unsigned they are refused.
+        var copy = temp.Combine("store", "v29990101T000000000Z-copied00");
+        Directory.CreateDirectory(copy);
+        File.Copy(temp.Combine("store", seed.Version, CheckpointFiles.Weights), Path.Combine(copy, CheckpointFiles.Weights));
+        File.WriteAllText(
+            Path.Combine(copy, CheckpointFiles.Manifest),
+            File.ReadAllText(temp.Combine("store", seed.Version, CheckpointFiles.Manifest)).Replace(seed.Version, "v29990101T000000000Z-copied00", StringComparison.Ordinal));
+        Assert.Contains("manifest.sig is missing", inference.List().Single(e => e.Version == "v29990101T000000000Z-copied00").Fault, StringComparison.Ordinal);
+        Assert.Equal(seed.Version, inference.Latest()?.Version);
+    }
+
+    [Fact]
+    public void A_verify_only_key_refuses_to_seed_copies_it_would_not_trust()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
+        Publish(source);
+        var inference = new CheckpointStore(temp.Combine("store"), TimeProvider.System, CheckpointSigning.WithKey(key.ExportSubjectPublicKeyInfoPem()));
+
+        var refused = Assert.Throws<CheckpointException>(() => inference.SeedFrom(source.Root));
+
+        Assert.Contains("Checkpoints:SeedFrom", refused.Message, StringComparison.Ordinal);
+        Assert.Empty(inference.List());
+    }
+
+    [Fact]
+    public void Options_refuse_pem_keys_that_are_not_ecdsa_p256()
+    {
+        static IEnumerable<string?> Errors(string key) =>
+            new CheckpointStoreOptions { SigningKey = key }.Validate(new ValidationContext(new object())).Select(r => r.ErrorMessage);
+
+        using var p256 = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var p384 = ECDsa.Create(ECCurve.NamedCurves.nistP384);
+        using var rsa = RSA.Create(2048);
+
+        Assert.Empty(Errors(p256.ExportPkcs8PrivateKeyPem()));
+        Assert.Empty(Errors(p256.ExportSubjectPublicKeyInfoPem()));
+        Assert.Contains("P-256", Assert.Single(Errors(p384.ExportPkcs8PrivateKeyPem())), StringComparison.Ordinal);
+        Assert.Contains("not a readable ECDSA key", Assert.Single(Errors(rsa.ExportSubjectPublicKeyInfoPem())), StringComparison.Ordinal);
+        Assert.Contains("encrypted", Assert.Single(Errors(p256.ExportEncryptedPkcs8PrivateKeyPem("secret", new PbeParameters(PbeEncryptionAlgorithm.Aes256Cbc, HashAlgorithmName.SHA256, 1000)))), StringComparison.Ordinal);
+        Assert.Contains("no readable PEM block", Assert.Single(Errors("-----BEGIN PRIVATE KEY-----\nnot base64 at all\n")), StringComparison.Ordinal);
+    }
+
     private static CheckpointManifest Publish(CheckpointStore store)
     {
         using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
