@@ -25,8 +25,12 @@ FROM runtime-${VARIANT}
 WORKDIR /app
 COPY --from=build /app ./
 COPY --from=data /usr/share/datasets/fashion-mnist/ /usr/share/datasets/fashion-mnist/
+# The bootstrap checkpoint the inference image seeds the store with: trusted unsigned here too, so
+# that with an ECDSA key (the inference side cannot sign the copy) runs fine-tune from it.
+COPY models/bootstrap/ /app/models/bootstrap/
 USER 10001:10001
 ENV ASPNETCORE_ENVIRONMENT=Production \
+    Checkpoints__SeedFrom=/app/models/bootstrap \
     DOTNET_CLI_TELEMETRY_OPTOUT=1 \
     HARDPAIR_NATIVE_CACHE=/cache
 EXPOSE 50061 9465

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Json.Schema;
 
@@ -5,7 +6,7 @@ namespace HardPair.Deployment.Tests;
 
 public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
 {
-    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml"];
+    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml"];
 
     [Fact]
     public void Defaults_RenderOnePodWithBothContainers_SharingTheCheckpointVolume()
@@ -65,8 +66,10 @@ public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRendere
         Assert.All(containers, c => Assert.Contains(((List<object>)c["env"]).Cast<Dictionary<object, object>>(), e => ((string)e["name"]).EndsWith("__TokenFile", StringComparison.Ordinal)));
 
 
-        // Checkpoint signing (on unless turned off): both containers read the same key file from
-        // the signing Secret, so only the trainer's checkpoints are served.
+        // Checkpoint signing (on unless turned off): with HMAC both containers read the same key
+        // file from the signing Secret; with ECDSA the inference container gets only the
+        // verification key (its volume projects nothing else), so it cannot sign.
+        var ecdsa = values == "ecdsa.yaml";
         var signingVolume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().SingleOrDefault(v => (string)v["name"] == "signing-key");
         Assert.Equal(signing, signingVolume is not null);
         if (signingVolume is not null)
@@ -74,21 +77,54 @@ public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRendere
             Assert.Equal(values == "existing.yaml" ? "hardpair-signing" : "demo-hardpair-signing", Manifest.Get(signingVolume, "secret.secretName"));
         }
 
+        var verificationVolume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().SingleOrDefault(v => (string)v["name"] == "verification-key");
+        Assert.Equal(ecdsa, verificationVolume is not null);
+        if (verificationVolume is not null)
+        {
+            var projected = ((List<object>)Manifest.Get(verificationVolume, "secret.items")!).Cast<Dictionary<object, object>>();
+            Assert.Equal(["verification-key"], projected.Select(i => (string)i["key"]));
+        }
+
         foreach (var container in containers)
         {
+            var volume = ecdsa && (string)container["name"] == "inference" ? "verification-key" : "signing-key";
             var keyFile = ((List<object>)container["env"]).Cast<Dictionary<object, object>>().SingleOrDefault(e => (string)e["name"] == "Checkpoints__SigningKeyFile");
-            var mount = ((List<object>)container["volumeMounts"]).Cast<Dictionary<object, object>>().SingleOrDefault(m => (string)m["name"] == "signing-key");
+            var mounts = ((List<object>)container["volumeMounts"]).Cast<Dictionary<object, object>>().ToList();
+            var mount = mounts.SingleOrDefault(m => (string)m["name"] == volume);
             Assert.Equal(signing, keyFile is not null);
             Assert.Equal(signing, mount is not null);
             if (keyFile is not null && mount is not null)
             {
                 Assert.StartsWith((string)mount["mountPath"] + "/", (string)keyFile["value"], StringComparison.Ordinal);
             }
+
+            if (ecdsa && (string)container["name"] == "inference")
+            {
+                Assert.DoesNotContain(mounts, m => (string)m["name"] == "signing-key");
+            }
         }
 
         var service = rendering.OfKind("Service").Single(s => s.Name == "demo-hardpair");
         Assert.DoesNotContain(service.List("spec.ports"), p => (string)p["name"] == "admin");
         Assert.Equal(values == "scale-out.yaml" ? 1 : 0, rendering.OfKind("Service").Count(s => s.Name == "demo-hardpair-admin"));
+    }
+
+    [Fact]
+    public void EcdsaSigning_GeneratesAKeyPair_WhoseVerificationKeyChecksWhatTheSigningKeySigns()
+    {
+        var secret = chart.Render("ecdsa.yaml").OfKind("Secret").Single(s => s.Name == "demo-hardpair-signing");
+        string Pem(string key) => System.Text.Encoding.ASCII.GetString(Convert.FromBase64String((string)Manifest.Get(secret.Get("data"), key)!));
+
+        using var signer = System.Security.Cryptography.ECDsa.Create();
+        signer.ImportFromPem(Pem("signing-key"));
+        using var certificate = X509Certificate2.CreateFromPem(Pem("verification-key"));
+        using var verifier = certificate.GetECDsaPublicKey()!;
+        var manifest = "{\"version\":\"v1\"}"u8.ToArray();
+        var signature = signer.SignData(manifest, System.Security.Cryptography.HashAlgorithmName.SHA256);
+
+        Assert.Equal(256, signer.KeySize);
+        Assert.True(verifier.VerifyData(manifest, signature, System.Security.Cryptography.HashAlgorithmName.SHA256));
+        Assert.DoesNotContain("PRIVATE", Pem("verification-key"), StringComparison.Ordinal);
     }
 
     [Theory]
