@@ -41,13 +41,19 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
     public IReadOnlyList<Run> List(int limit) =>
         [.. Stored().OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).ThenByDescending(r => r.RunId, StringComparer.Ordinal).Take(limit)];
 
-    /// <summary>Queued runs in the order the leader takes them: resumed, then operator runs, then scheduled cycles.</summary>
-    public IReadOnlyList<Run> Queued() =>
-        [.. Stored().Where(r => r.Phase == RunPhase.Queued).OrderByDescending(r => r.Resumes > 0).ThenByDescending(r => r.Trigger == RunTrigger.Operator).ThenBy(r => r.CreatedAt?.ToDateTimeOffset())];
-
-    /// <summary>The run the leader is working on, as last saved.</summary>
-    public Run? Current() =>
-        Stored().Where(r => r.Phase != RunPhase.Queued && !RunCoordinator.IsTerminal(r.Phase)).OrderByDescending(r => r.StartedAt?.ToDateTimeOffset()).FirstOrDefault();
+    /// <summary>
+    /// From one read of the folder: the queued runs in the order the leader takes them (resumed,
+    /// then operator runs, then scheduled cycles), the run it is working on and the newest that
+    /// published, as last saved.
+    /// </summary>
+    public (IReadOnlyList<Run> Queued, Run? Current, Run? LastPublished) Overview()
+    {
+        var stored = Stored();
+        return (
+            [.. stored.Where(r => r.Phase == RunPhase.Queued).OrderByDescending(r => r.Resumes > 0).ThenByDescending(r => r.Trigger == RunTrigger.Operator).ThenBy(r => r.CreatedAt?.ToDateTimeOffset())],
+            stored.Where(r => r.Phase != RunPhase.Queued && !RunCoordinator.IsTerminal(r.Phase)).OrderByDescending(r => r.StartedAt?.ToDateTimeOffset()).FirstOrDefault(),
+            stored.Where(r => r.PublishedVersion.Length > 0).OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).FirstOrDefault());
+    }
 
     /// <summary>Asks the leader to cancel the run; returns it as stored (a finished run unchanged), or null when there is none.</summary>
     public Run? Cancel(string runId, string reason)

@@ -163,16 +163,19 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
     public override Task<TrainerStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
         var leads = Leads;
+        var (queued, current, published) = leads
+            ? (coordinator.Queued(), coordinator.CurrentRunId is { } id ? coordinator.Get(id) : null, coordinator.List(10_000).FirstOrDefault(r => r.PublishedVersion.Length > 0))
+            : followers.Overview();
         var status = new TrainerStatus
         {
             Device = TorchRuntime.Current?.Device ?? "not started",
             Continuous = leads && coordinator.NextCycleAt is not null,
-            QueuedRuns = { leads ? coordinator.Queued() : followers.Queued() },
+            QueuedRuns = { queued },
             FeedbackExamples = feedback.Count,
             Leader = leadership.IsLeader,
             LeaderIdentity = leadership.Leader,
+            ServingVersion = checkpoints.Serving()?.Version ?? "",
         };
-        var current = leads ? (coordinator.CurrentRunId is { } id ? coordinator.Get(id) : null) : followers.Current();
         if (current is not null)
         {
             status.CurrentRun = current;
@@ -183,9 +186,6 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
             status.NextCycleAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(next);
         }
 
-        var serving = checkpoints.Serving();
-        status.ServingVersion = serving?.Version ?? "";
-        var published = (leads ? coordinator.List(10_000) : followers.List(10_000)).FirstOrDefault(r => r.PublishedVersion.Length > 0);
         if (published is not null)
         {
             status.LastPublishedVersion = published.PublishedVersion;
