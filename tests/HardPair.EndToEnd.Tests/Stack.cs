@@ -36,8 +36,16 @@ public sealed class Stack : IAsyncDisposable
     /// <summary>The <see cref="SigningKey"/> that asks for an ECDSA key pair instead of an HMAC key.</summary>
     public const string EcdsaSigning = "ecdsa";
 
-    /// <summary>When set, both processes serve https with mutual TLS and call each other through it.</summary>
+    /// <summary>
+    /// When set, both processes serve https with mutual TLS and call each other through it, and
+    /// answer health checks alone in plaintext on <see cref="InferenceHealthPort"/> /
+    /// <see cref="SidecarHealthPort"/> (as the kubelet's probes need).
+    /// </summary>
     public TestCertificates? Tls { get; }
+
+    public int InferenceHealthPort { get; } = ServiceProcess.FreePort();
+
+    public int SidecarHealthPort { get; } = ServiceProcess.FreePort();
 
     public TempDirectory Root { get; }
 
@@ -129,7 +137,7 @@ public sealed class Stack : IAsyncDisposable
             "--Inference:PollInterval", "00:00:01",
             "--Torch:Threads", "1",
             "--Torch:Device", "cpu",
-            .. TlsArguments(),
+            .. TlsArguments(InferenceHealthPort),
             .. SigningArguments(trainer: false),
             .. (settings ?? new Dictionary<string, string>()).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value }),
         ];
@@ -148,7 +156,7 @@ public sealed class Stack : IAsyncDisposable
             "--Notify:Token", Token,
             "--Torch:Device", "cpu",
             .. TrainerSettings.SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
-            .. TlsArguments(),
+            .. TlsArguments(SidecarHealthPort),
             .. SigningArguments(trainer: true),
         ];
         Sidecar = await ServiceProcess.StartAsync(Executables.Path("TrainerSidecar", "HardPair.TrainerSidecar"), args, Startup, cancellationToken, SidecarAddress, ClientHandler());
@@ -168,12 +176,13 @@ public sealed class Stack : IAsyncDisposable
         _ => ["--Checkpoints:SigningKey", SigningKey],
     };
 
-    private string[] TlsArguments() => Tls is null ? [] :
+    private string[] TlsArguments(int healthPort) => Tls is null ? [] :
     [
         "--Tls:CertificatePath", Tls.ServerCertificatePath,
         "--Tls:KeyPath", Tls.ServerKeyPath,
         "--Tls:CaPath", Tls.CaPath,
         "--Tls:RequireClientCertificate", "true",
+        "--Tls:HealthPort", healthPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
     ];
 
     public Classifier.ClassifierClient Classifier() => new(Inference!.Channel);

@@ -60,6 +60,33 @@ public sealed class TransportSecurityTests
             System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.ClientCertificatePath, tls.ClientKeyPath),
             HardPair.Shared.Hosting.KeyPurpose.ServerAuthentication));
 
+        // The kubelet's probes speak plaintext: each process answers health checks — and nothing
+        // else — on its plaintext health port; the https ports stay https only.
+        foreach (var (port, services) in new[] { (stack.InferenceHealthPort, new[] { "liveness", "hardpair.v1.Classifier" }), (stack.SidecarHealthPort, new[] { "liveness", "" }) })
+        {
+            using var probe = GrpcChannel.ForAddress($"http://127.0.0.1:{port}");
+            foreach (var service in services)
+            {
+                var health = await new Grpc.Health.V1.Health.HealthClient(probe).CheckAsync(new Grpc.Health.V1.HealthCheckRequest { Service = service }, deadline: DateTime.UtcNow + Call, cancellationToken: ct);
+                Assert.Equal(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving, health.Status);
+            }
+        }
+
+        using (var probe = GrpcChannel.ForAddress($"http://127.0.0.1:{stack.InferenceHealthPort}"))
+        {
+            var error = await Assert.ThrowsAsync<RpcException>(() => new Classifier.ClassifierClient(probe)
+                .ClassifyAsync(new ClassifyRequest { Image = TestImage() }, deadline: DateTime.UtcNow + Call, cancellationToken: ct).ResponseAsync);
+            Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
+        }
+
+        using (var probe = GrpcChannel.ForAddress($"http://127.0.0.1:{stack.SidecarHealthPort}"))
+        {
+            var headers = new Metadata { { "authorization", $"Bearer {Stack.Token}" } };
+            var error = await Assert.ThrowsAsync<RpcException>(() => new Trainer.TrainerClient(probe)
+                .GetStatusAsync(new GetStatusRequest(), headers, deadline: DateTime.UtcNow + Call, cancellationToken: ct).ResponseAsync);
+            Assert.Equal(StatusCode.Unimplemented, error.StatusCode);
+        }
+
         // Still serving the certified client after all that.
         Assert.Equal(Stack.BootstrapVersion, (await stack.Classifier().ClassifyAsync(new ClassifyRequest { Image = TestImage() }, deadline: DateTime.UtcNow + Call, cancellationToken: ct)).ModelVersion);
     }

@@ -1,4 +1,7 @@
 using HardPair.Shared.Rpc;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.Configuration;
@@ -76,17 +79,23 @@ public static class ServiceDefaults
     /// <summary>
     /// TLS from the <c>Tls</c> section (<see cref="TlsOptions"/>) on every <c>https://</c>
     /// endpoint, with mutual TLS when asked. With a certificate configured, a plaintext
-    /// <c>http://</c> gRPC endpoint is a configuration error, not a silent downgrade.
+    /// <c>http://</c> gRPC endpoint is a configuration error, not a silent downgrade — except the
+    /// health port (<see cref="TlsOptions.HealthPort"/>), which answers health checks alone.
     /// </summary>
     public static IHostApplicationBuilder AddTransportSecurity(this IHostApplicationBuilder builder)
     {
         ArgumentNullException.ThrowIfNull(builder);
         builder.AddValidatedOptions<TlsOptions>(TlsOptions.SectionName);
         var configured = builder.Configuration.GetSection(TlsOptions.SectionName).Get<TlsOptions>() ?? new TlsOptions();
+        if (configured.HealthPort is > 0 and <= 65535)
+        {
+            AddHealthPort(builder, configured.HealthPort);
+        }
+
         if (configured.HasCertificate)
         {
             var urls = (builder.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries)
-                .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"] ?? ""));
+                .Concat(builder.Configuration.GetSection("Kestrel:Endpoints").GetChildren().Where(e => e.Key != HealthEndpoint).Select(e => e["Url"] ?? ""));
             var plaintext = urls.Where(u => u.Trim().StartsWith("http://", StringComparison.OrdinalIgnoreCase)).ToList();
             if (plaintext.Count > 0)
             {
@@ -116,5 +125,50 @@ public static class ServiceDefaults
             });
         });
         return builder;
+    }
+
+    /// <summary>The Kestrel endpoint of <see cref="TlsOptions.HealthPort"/>.</summary>
+    public const string HealthEndpoint = "Health";
+
+    /// <summary>
+    /// The health port as one more Kestrel endpoint, and a filter in front of everything that
+    /// answers any call on it other than <c>grpc.health.v1.Health</c> with 404 (UNIMPLEMENTED to a
+    /// gRPC client) — by the connection's local port, which a caller cannot forge (a host
+    /// header can be). Kestrel ignores <c>urls</c> once endpoints are configured, so those become
+    /// named endpoints too.
+    /// </summary>
+    private static void AddHealthPort(IHostApplicationBuilder builder, int port)
+    {
+        var endpoints = new Dictionary<string, string?>
+        {
+            [$"Kestrel:Endpoints:{HealthEndpoint}:Url"] = $"http://*:{port}",
+            [$"Kestrel:Endpoints:{HealthEndpoint}:Protocols"] = "Http2",
+        };
+        var urls = (builder.Configuration["urls"] ?? "").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        for (var i = 0; i < urls.Length; i++)
+        {
+            endpoints[$"Kestrel:Endpoints:Url{i}:Url"] = urls[i];
+        }
+
+        builder.Configuration.AddInMemoryCollection(endpoints);
+        builder.Services.AddTransient<IStartupFilter>(_ => new HealthPortFilter(port));
+    }
+
+    private sealed class HealthPortFilter(int port) : IStartupFilter
+    {
+        public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
+        {
+            app.Use((context, following) =>
+            {
+                if (context.Connection.LocalPort == port && !context.Request.Path.StartsWithSegments("/grpc.health.v1.Health", StringComparison.Ordinal))
+                {
+                    context.Response.StatusCode = StatusCodes.Status404NotFound;
+                    return Task.CompletedTask;
+                }
+
+                return following(context);
+            });
+            next(app);
+        };
     }
 }

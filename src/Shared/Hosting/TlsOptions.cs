@@ -31,6 +31,14 @@ public sealed class TlsOptions : IValidatableObject
     /// <summary>Refuse callers without a certificate chaining to <see cref="CaPath"/>.</summary>
     public bool RequireClientCertificate { get; set; }
 
+    /// <summary>
+    /// A plaintext HTTP/2 port, on every interface, that answers <c>grpc.health.v1.Health</c> and
+    /// nothing else (any other call there is UNIMPLEMENTED): for the kubelet's gRPC probes, which
+    /// cannot speak TLS. 0: none.
+    /// </summary>
+    [Range(0, 65535)]
+    public int HealthPort { get; set; }
+
     public bool HasCertificate => !string.IsNullOrWhiteSpace(CertificatePath);
 
     public X509Certificate2 LoadCertificate() => X509Certificate2.CreateFromPemFile(CertificatePath!, KeyPath);
