@@ -6,7 +6,7 @@ namespace HardPair.Deployment.Tests;
 
 public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
 {
-    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml"];
+    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml", "tls.yaml"];
 
     [Fact]
     public void Defaults_RenderOnePodWithBothContainers_SharingTheCheckpointVolume()
@@ -147,6 +147,55 @@ public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRendere
         {
             Assert.DoesNotContain("nvidia.com/gpu", ((Dictionary<object, object>)Manifest.Get(trainer, "resources.limits")!).Keys.Cast<string>());
         }
+    }
+
+    [Fact]
+    public void Tls_ServesHttpsOnEveryPort_ProbesThePlaintextHealthPorts_AndMountsTheSecret()
+    {
+        var rendering = chart.Render("tls.yaml");
+        var pod = rendering.Single("Deployment").Get("spec.template.spec")!;
+        var containers = ((List<object>)Manifest.Get(pod, "containers")!).Cast<Dictionary<object, object>>().ToDictionary(c => (string)c["name"]);
+        var config = rendering.Single("ConfigMap");
+        static Dictionary<string, string> Env(Dictionary<object, object> container) =>
+            ((List<object>)container["env"]).Cast<Dictionary<object, object>>().Where(e => e.ContainsKey("value")).ToDictionary(e => (string)e["name"], e => (string)e["value"]);
+
+        var inference = Env(containers["inference"]);
+        var trainer = Env(containers["trainer"]);
+        Assert.Equal("https://0.0.0.0:50051", inference["Kestrel__Endpoints__Main__Url"]);
+        Assert.Equal("https://0.0.0.0:50052", inference["Kestrel__Endpoints__Admin__Url"]);
+        Assert.Equal("https://localhost:50061", trainer["Urls"]); // the probes use the health port: loopback is enough
+        Assert.Equal("50053", inference["Tls__HealthPort"]);
+        Assert.Equal("50062", trainer["Tls__HealthPort"]);
+        Assert.Equal("https://localhost:50061", config.Get("data.Sidecar__Address"));
+        Assert.Equal("https://localhost:50052", config.Get("data.Notify__InferenceAddress"));
+        Assert.Equal("/var/run/hardpair/tls/tls.crt", config.Get("data.Tls__CertificatePath"));
+        Assert.Equal("/var/run/hardpair/tls/ca.crt", config.Get("data.Tls__CaPath"));
+        Assert.Equal("true", config.Get("data.Tls__RequireClientCertificate"));
+        foreach (var (name, healthPort) in new[] { ("inference", "50053"), ("trainer", "50062") })
+        {
+            foreach (var probe in new[] { "startupProbe", "livenessProbe", "readinessProbe" })
+            {
+                Assert.Equal(healthPort, Manifest.Get(containers[name], $"{probe}.grpc.port")!.ToString());
+            }
+
+            Assert.Contains(((List<object>)containers[name]["volumeMounts"]).Cast<Dictionary<object, object>>(), m => (string)m["name"] == "tls" && (string)m["mountPath"] == "/var/run/hardpair/tls");
+        }
+
+        var volume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().Single(v => (string)v["name"] == "tls");
+        Assert.Equal("hardpair-tls", Manifest.Get(volume, "secret.secretName"));
+
+        // Without TLS nothing of it renders, and the probes use the gRPC ports themselves.
+        var plain = chart.Render();
+        Assert.Null(plain.Single("ConfigMap").Get("data.Tls__CertificatePath"));
+        Assert.Equal("http://127.0.0.1:50061", plain.Single("ConfigMap").Get("data.Sidecar__Address"));
+    }
+
+    [Fact]
+    public void Tls_WithoutTheSecretsName_RefusesToRender()
+    {
+        var error = Assert.Throws<InvalidOperationException>(() => chart.Render("tls-no-secret.yaml"));
+
+        Assert.Contains("tls.secretName is required", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]
