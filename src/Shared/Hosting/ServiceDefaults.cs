@@ -21,6 +21,9 @@ public static class ServiceDefaults
     /// <summary>The always-healthy check behind <see cref="LivenessService"/>.</summary>
     public const string ProcessCheck = "process";
 
+    /// <summary>The Kestrel endpoint of <see cref="TlsOptions.HealthPort"/>.</summary>
+    public const string HealthEndpoint = "Health";
+
     /// <summary>Binds <typeparamref name="T"/> to <paramref name="section"/> and validates it at start (a bad value stops the process, naming the key).</summary>
     public static OptionsBuilder<T> AddValidatedOptions<T>(this IHostApplicationBuilder builder, string section)
         where T : class
@@ -126,9 +129,6 @@ public static class ServiceDefaults
         });
         return builder;
     }
-
-    /// <summary>The Kestrel endpoint of <see cref="TlsOptions.HealthPort"/>.</summary>
-    public const string HealthEndpoint = "Health";
 
     /// <summary>
     /// The health port as one more Kestrel endpoint, and a filter in front of everything that
