@@ -12,7 +12,10 @@ namespace HardPair.Shared.Checkpoints;
 /// <item><b>ECDSA P-256</b> (a PEM key): the trainer holds the private key and signs; the inference
 /// service holds only the public key (<c>PUBLIC KEY</c> or a <c>CERTIFICATE</c>) and can verify but
 /// never sign, so a compromised serving container cannot forge a checkpoint. The signature is
-/// <c>ecdsa-p256-sha256:</c> and the base64 of r‖s.</item>
+/// <c>ecdsa-p256-sha256:</c> and the base64 of r‖s. A PEM file may hold several keys: a
+/// signature verifies if any of them accepts it (a rotation: the service trusts the old and the
+/// new public key while the trainer switches to the new private key), and at most one private
+/// key, which signs.</item>
 /// <item><b>HMAC-SHA256</b> (any other text of at least <see cref="MinimumKeyLength"/> characters):
 /// one key shared by both, which therefore can both sign. The signature is the lowercase hex HMAC.</item>
 /// </list>
@@ -33,30 +36,34 @@ public sealed class CheckpointSigning
     /// <summary>The longer signature (the ECDSA prefix and 88 base64 characters) and a line end, with room to spare.</summary>
     private const int MaxSignatureBytes = 128;
 
-    public static readonly CheckpointSigning None = new(null, null, false, []);
+    public static readonly CheckpointSigning None = new(null, null, [], []);
 
     private readonly byte[]? hmacKey;
-    private readonly ECDsa? ecdsa;
-    private readonly bool ecdsaCanSign;
+    private readonly ECDsa? signer;
+    private readonly IReadOnlyList<ECDsa> verifiers;
     private readonly HashSet<string> trustedManifests;
     private readonly Lock ecdsaGate = new();
 
-    private CheckpointSigning(byte[]? hmacKey, ECDsa? ecdsa, bool ecdsaCanSign, HashSet<string> trustedManifests)
+    private CheckpointSigning(byte[]? hmacKey, ECDsa? signer, IReadOnlyList<ECDsa> verifiers, HashSet<string> trustedManifests)
     {
         this.hmacKey = hmacKey;
-        this.ecdsa = ecdsa;
-        this.ecdsaCanSign = ecdsaCanSign;
+        this.signer = signer;
+        this.verifiers = verifiers;
         this.trustedManifests = trustedManifests;
     }
 
     /// <summary>Whether checkpoints are required to verify on read (and, where the key can, signed on publish).</summary>
-    public bool Enabled => hmacKey is not null || ecdsa is not null;
+    public bool Enabled => hmacKey is not null || verifiers.Count > 0;
 
     /// <summary>Whether this key can sign: an HMAC key or an ECDSA private key; a public key only verifies.</summary>
-    public bool CanSign => hmacKey is not null || ecdsaCanSign;
+    public bool CanSign => hmacKey is not null || signer is not null;
 
     /// <summary>What kind of key this is, for logs and the CLI.</summary>
-    public string Kind => hmacKey is not null ? "HMAC-SHA256" : ecdsa is null ? "none" : ecdsaCanSign ? "ECDSA P-256 private key" : "ECDSA P-256 public key (verifies only)";
+    public string Kind =>
+        hmacKey is not null ? "HMAC-SHA256"
+        : verifiers.Count == 0 ? "none"
+        : signer is not null ? $"ECDSA P-256 private key{(verifiers.Count > 1 ? $" and {verifiers.Count - 1} more public key(s)" : "")}"
+        : $"ECDSA P-256 public key{(verifiers.Count > 1 ? $"s ({verifiers.Count})" : "")} (verifies only)";
 
     /// <summary>
     /// The key as configured: a PEM ECDSA P-256 key (<c>PRIVATE KEY</c>, <c>EC PRIVATE KEY</c>,
@@ -76,7 +83,7 @@ public sealed class CheckpointSigning
             throw new ArgumentException($"a checkpoint signing key needs at least {MinimumKeyLength} characters (or a PEM ECDSA P-256 key)", nameof(key));
         }
 
-        return new CheckpointSigning(Encoding.UTF8.GetBytes(key), null, false, []);
+        return new CheckpointSigning(Encoding.UTF8.GetBytes(key), null, [], []);
     }
 
     /// <summary>From the options: <see cref="None"/> when no key is configured; the seed folder's versions trusted either way.</summary>
@@ -107,7 +114,7 @@ public sealed class CheckpointSigning
             trusted.Add(ManifestDigest(File.ReadAllBytes(Path.Combine(entry.Folder, CheckpointFiles.Manifest))));
         }
 
-        return new CheckpointSigning(hmacKey, ecdsa, ecdsaCanSign, trusted);
+        return new CheckpointSigning(hmacKey, signer, verifiers, trusted);
     }
 
     /// <summary>Whether <paramref name="manifest"/> is one of the trusted seed folder's, byte for byte.</summary>
@@ -121,14 +128,14 @@ public sealed class CheckpointSigning
             return Encoding.ASCII.GetBytes(Convert.ToHexStringLower(HMACSHA256.HashData(hmacKey, manifest)));
         }
 
-        if (ecdsa is null || !ecdsaCanSign)
+        if (signer is null)
         {
             return null;
         }
 
         lock (ecdsaGate)
         {
-            return Encoding.ASCII.GetBytes(EcdsaPrefix + Convert.ToBase64String(ecdsa.SignData(manifest, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)));
+            return Encoding.ASCII.GetBytes(EcdsaPrefix + Convert.ToBase64String(signer.SignData(manifest, HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation)));
         }
     }
 
@@ -192,58 +199,89 @@ public sealed class CheckpointSigning
 
         lock (ecdsaGate)
         {
-            return ecdsa!.VerifyData(manifest, signature[..length], HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation);
+            foreach (var verifier in verifiers)
+            {
+                if (verifier.VerifyData(manifest, signature[..length], HashAlgorithmName.SHA256, DSASignatureFormat.IeeeP1363FixedFieldConcatenation))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
     }
 
+    /// <summary>Every PEM block of <paramref name="pem"/>: at most one private key (which signs) and any number of public keys or certificates.</summary>
     private static CheckpointSigning WithPem(string pem)
     {
-        if (!PemEncoding.TryFind(pem, out var fields))
+        ECDsa? signer = null;
+        var verifiers = new List<ECDsa>();
+        try
         {
-            throw new ArgumentException("the checkpoint signing key looks like PEM but holds no readable PEM block", nameof(pem));
+            var rest = pem.AsMemory();
+            while (PemEncoding.TryFind(rest.Span, out var fields))
+            {
+                var block = rest.Span[fields.Location].ToString();
+                var label = rest.Span[fields.Label].ToString();
+                rest = rest[fields.Location.End..];
+                var (key, isPrivate) = ReadKey(block, label);
+                if (isPrivate && signer is not null)
+                {
+                    key.Dispose();
+                    throw new ArgumentException("a checkpoint signing key file holds at most one private key", nameof(pem));
+                }
+
+                signer = isPrivate ? key : signer;
+                verifiers.Add(key);
+            }
+        }
+        catch
+        {
+            verifiers.ForEach(v => v.Dispose());
+            throw;
         }
 
-        var label = pem[fields.Label];
-        ECDsa? key;
-        bool canSign;
+        return verifiers.Count == 0
+            ? throw new ArgumentException("the checkpoint signing key looks like PEM but holds no readable PEM block", nameof(pem))
+            : new CheckpointSigning(null, signer, verifiers, []);
+    }
+
+    private static (ECDsa Key, bool IsPrivate) ReadKey(string block, string label)
+    {
+        ECDsa key;
+        var isPrivate = false;
         try
         {
             switch (label)
             {
-                case "PRIVATE KEY" or "EC PRIVATE KEY":
+                case "PRIVATE KEY" or "EC PRIVATE KEY" or "PUBLIC KEY":
                     key = ECDsa.Create();
-                    key.ImportFromPem(pem);
-                    canSign = true;
-                    break;
-                case "PUBLIC KEY":
-                    key = ECDsa.Create();
-                    key.ImportFromPem(pem);
-                    canSign = false;
+                    key.ImportFromPem(block);
+                    isPrivate = label != "PUBLIC KEY";
                     break;
                 case "CERTIFICATE":
-                    using (var certificate = X509Certificate2.CreateFromPem(pem))
+                    using (var certificate = X509Certificate2.CreateFromPem(block))
                     {
-                        key = certificate.GetECDsaPublicKey() ?? throw new ArgumentException("the checkpoint signing certificate does not hold an ECDSA key", nameof(pem));
+                        key = certificate.GetECDsaPublicKey() ?? throw new ArgumentException("a checkpoint signing certificate does not hold an ECDSA key", nameof(block));
                     }
 
-                    canSign = false;
                     break;
                 default:
-                    throw new ArgumentException($"a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not {label} (an encrypted key is not supported)", nameof(pem));
+                    throw new ArgumentException($"a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not {label} (an encrypted key is not supported)", nameof(block));
             }
         }
         catch (CryptographicException ex)
         {
-            throw new ArgumentException($"the PEM checkpoint signing key ({label}) is not a readable ECDSA key: {ex.Message}", nameof(pem), ex);
+            throw new ArgumentException($"the PEM checkpoint signing key ({label}) is not a readable ECDSA key: {ex.Message}", nameof(block), ex);
         }
 
         if (!IsP256(key.ExportParameters(false).Curve))
         {
             key.Dispose();
-            throw new ArgumentException("a PEM checkpoint signing key must be on the NIST P-256 curve", nameof(pem));
+            throw new ArgumentException("a PEM checkpoint signing key must be on the NIST P-256 curve", nameof(block));
         }
 
-        return new CheckpointSigning(null, key, canSign, []);
+        return (key, isPrivate);
     }
 
     private static bool IsP256(ECCurve curve) =>

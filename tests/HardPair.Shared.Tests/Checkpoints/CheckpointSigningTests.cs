@@ -189,6 +189,29 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
+    public void A_key_rotation_without_downtime_trusts_the_old_and_the_new_public_key_while_the_trainer_switches()
+    {
+        using var old = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var current = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var before = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(old.ExportPkcs8PrivateKeyPem())));
+
+        // The trainer signs with the new private key and still verifies what the old one signed.
+        var trainer = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(current.ExportPkcs8PrivateKeyPem() + "\n" + old.ExportSubjectPublicKeyInfoPem()));
+        var after = Publish(trainer);
+        var during = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(old.ExportSubjectPublicKeyInfoPem() + "\n" + current.ExportSubjectPublicKeyInfoPem()));
+        var afterwards = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(current.ExportSubjectPublicKeyInfoPem()));
+
+        Assert.All(trainer.List(), e => Assert.True(e.IsValid, e.Fault));
+        Assert.All(during.List(), e => Assert.True(e.IsValid, e.Fault));
+        Assert.False(during.Signing.CanSign);
+        Assert.Equal(after.Version, during.Latest()?.Version);
+        Assert.Contains("not signed with this deployment's key", afterwards.List().Single(e => e.Version == before.Version).Fault, StringComparison.Ordinal);
+        Assert.Equal(after.Version, afterwards.Latest()?.Version);
+        var twoSigners = Assert.Throws<ArgumentException>(() => CheckpointSigning.WithKey(old.ExportPkcs8PrivateKeyPem() + "\n" + current.ExportPkcs8PrivateKeyPem()));
+        Assert.Contains("at most one private key", twoSigners.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_certificate_verifies_like_the_public_key_it_holds()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
