@@ -12,8 +12,8 @@ namespace HardPair.InferenceService.Batching;
 /// <summary>One image's answer: calibrated probabilities and the model that produced them.</summary>
 public sealed record InferenceResult(float[] Probabilities, ModelDescription Model);
 
-/// <summary>An image handed to the batcher, already validated against <see cref="Model"/>'s input shape.</summary>
-internal sealed record PendingInference(float[] Pixels, ModelDescription Model, TaskCompletionSource<InferenceResult> Completion, CancellationToken Cancellation, CancellationTokenRegistration OnCancel, long EnqueuedAt)
+/// <summary>An image handed to the batcher, already validated against <see cref="Model"/>'s input shape; <see cref="Trace"/> is the request's span (for the batch's link).</summary>
+internal sealed record PendingInference(float[] Pixels, ModelDescription Model, TaskCompletionSource<InferenceResult> Completion, CancellationToken Cancellation, CancellationTokenRegistration OnCancel, long EnqueuedAt, ActivityContext Trace)
 {
     public void Answer(InferenceResult result)
     {
@@ -76,7 +76,7 @@ public sealed partial class InferenceBatcher : BackgroundService
         // A caller that gives up is answered at once; the batcher skips its image. Whoever
         // answers it removes this registration.
         var onCancel = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
-        if (!queue.Writer.TryWrite(new PendingInference(pixels, model, completion, cancellationToken, onCancel, Stopwatch.GetTimestamp())))
+        if (!queue.Writer.TryWrite(new PendingInference(pixels, model, completion, cancellationToken, onCancel, Stopwatch.GetTimestamp(), Activity.Current?.Context ?? default)))
         {
             onCancel.Dispose();
             throw new QueueFullException();
@@ -266,6 +266,7 @@ public sealed partial class InferenceBatcher : BackgroundService
             return;
         }
 
+        using var span = InferenceTracing.StartBatch(fits, model.Version);
         try
         {
             var probabilities = Forward(lease.Model, fits);
@@ -279,6 +280,7 @@ public sealed partial class InferenceBatcher : BackgroundService
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogBatchFailed(logger, ex, model.Version, fits.Count);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
             fits.ForEach(p => p.Fail(ex));
         }
     }

@@ -50,6 +50,7 @@ public static class InferenceServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<InferenceBatcher>());
 
         builder.AddMetricsExport(InferenceMetrics.MeterName);
+        builder.AddTracingExport(InferenceTracing.SourceName);
 
         // A generous transport cap (Inference:MaxMessageBytes): anything below it that is still too
         // big for the model is an INVALID_ARGUMENT naming the field; only beyond it does gRPC itself

@@ -9,6 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
 
 namespace HardPair.Shared.Hosting;
 
@@ -69,6 +70,31 @@ public static class ServiceDefaults
         });
         return builder;
     }
+
+    /// <summary>
+    /// Traces over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set: the requests' server spans
+    /// (ASP.NET Core's own activity source; a caller's <c>traceparent</c> is their parent), the calls
+    /// this host makes (HttpClient's, which also carry the trace on to the peer), and the host's own
+    /// spans from <paramref name="sourceName"/>. Unset: no listener, so no span is even created.
+    /// </summary>
+    public static IHostApplicationBuilder AddTracingExport(this IHostApplicationBuilder builder, string sourceName)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        if (!string.IsNullOrWhiteSpace(builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"]))
+        {
+            builder.Services.AddOpenTelemetry().WithTracing(tracing => tracing
+                .AddSource(sourceName, AspNetCoreActivitySource, HttpClientActivitySource)
+                .AddOtlpExporter());
+        }
+
+        return builder;
+    }
+
+    /// <summary>ASP.NET Core's activity source: one span per request.</summary>
+    public const string AspNetCoreActivitySource = "Microsoft.AspNetCore";
+
+    /// <summary>HttpClient's activity source: one span per outgoing call.</summary>
+    public const string HttpClientActivitySource = "System.Net.Http";
 
     /// <summary>The interceptor for an authenticated API, its token read from the options bound to <paramref name="section"/>.</summary>
     public static IHostApplicationBuilder AddBearerTokenAuthentication(this IHostApplicationBuilder builder, string section)

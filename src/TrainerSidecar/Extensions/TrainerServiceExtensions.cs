@@ -61,6 +61,7 @@ public static class TrainerServiceExtensions
         services.AddHostedService<RunRequestIntake>();
 
         builder.AddMetricsExport(TrainerMetrics.MeterName);
+        builder.AddTracingExport(TrainerTracing.SourceName);
 
         services.AddGrpc(options => options.MaxReceiveMessageSize = 16 * 1024 * 1024)
             .AddServiceOptions<TrainerService>(options => options.Interceptors.Add<BearerTokenInterceptor>());

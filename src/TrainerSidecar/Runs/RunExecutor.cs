@@ -45,21 +45,29 @@ public sealed partial class RunExecutor(
     {
         ArgumentNullException.ThrowIfNull(run);
         var id = run.RunId;
+        using var span = TrainerTracing.Source.StartActivity(TrainerTracing.RunSpan, ActivityKind.Internal, parentContext: default);
+        span?.SetTag("hardpair.run.id", id);
+        span?.SetTag("hardpair.run.method", run.Method);
+        span?.SetTag("hardpair.run.trigger", run.Trigger.ToString());
         try
         {
             var outcome = Execute(run.RunId, run, cancellationToken);
             metrics.RunFinished(outcome.Phase);
+            span?.SetTag("hardpair.run.phase", outcome.Phase.ToString());
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             // CancelRun ends the run; shutdown leaves it and its snapshot for the next start to resume.
             coordinator.Stopped(id);
+            span?.SetTag("hardpair.run.phase", "stopped");
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
             LogRunFailed(logger, ex, id);
             coordinator.Complete(id, RunPhase.Failed, ex.Message);
             metrics.RunFinished(RunPhase.Failed);
+            span?.SetStatus(ActivityStatusCode.Error, ex.Message);
+            span?.SetTag("hardpair.run.phase", RunPhase.Failed.ToString());
         }
     }
 

@@ -1,9 +1,12 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using Google.Protobuf;
 using Google.Rpc;
 using Grpc.Core;
 using HardPair.Protos.V1;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Extensions;
+using HardPair.TrainerSidecar.Runs;
 
 namespace HardPair.TrainerSidecar.Tests.Services;
 
@@ -94,6 +97,30 @@ public sealed class TrainerServiceTests : IDisposable
 
         Assert.Equal(first.RunId, second.RunId);
         Assert.Single((await client.ListRunsAsync(new ListRunsRequest(), cancellationToken: TestContext.Current)).Runs);
+    }
+
+    [Fact]
+    public async Task A_run_is_one_span_with_its_id_method_trigger_and_outcome()
+    {
+        var runs = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == TrainerTracing.SourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = runs.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        await using var host = await StartAsync();
+        var client = TrainerClients.Create(host.Channel);
+
+        var run = await client.StartRunAsync(new StartRunRequest { Method = "standard", Reason = "test: tracing", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
+        var finished = await client.WaitAsync(run.RunId, TimeSpan.FromMinutes(2));
+
+        var span = Assert.Single(runs, a => (string?)a.GetTagItem("hardpair.run.id") == run.RunId);
+        Assert.Equal(TrainerTracing.RunSpan, span.OperationName);
+        Assert.Equal("standard", span.GetTagItem("hardpair.run.method"));
+        Assert.Equal(nameof(RunTrigger.Operator), span.GetTagItem("hardpair.run.trigger"));
+        Assert.Equal(finished.Phase.ToString(), span.GetTagItem("hardpair.run.phase"));
     }
 
     private Task<LoopbackHost> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null) => LoopbackHost.StartAsync(
