@@ -98,11 +98,10 @@ internal static class TrainingCommands
         try
         {
             var trainer = await connection.Admin.GetTrainingStatusAsync(new GetStatusRequest(), cancellationToken: cancellationToken);
-            var current = trainer.CurrentRun is { } run
-                ? string.Create(c, $"{run.RunId} {Phase(run.Phase)} step {run.Step}/{run.TotalSteps}")
-                : "idle";
-            output.WriteLine($"trainer   {current} on {trainer.Device}; {trainer.QueuedRuns.Count} queued; {trainer.FeedbackExamples} feedback examples");
-            output.WriteLine($"published {(trainer.LastPublishedVersion.Length > 0 ? trainer.LastPublishedVersion : "nothing yet")}{(trainer.NextCycleAt is { } next ? $"; next cycle {next.ToDateTimeOffset():u}" : "; no scheduled cycles")}");
+            foreach (var text in TrainerLines(trainer))
+            {
+                output.WriteLine(text);
+            }
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
         {
@@ -110,6 +109,23 @@ internal static class TrainingCommands
         }
 
         return CliApp.Ok;
+    }
+
+    /// <summary>
+    /// The trainer's two status lines. A replica that does not lead training knows the runs (from
+    /// the shared folder) but not the leader's schedule, and says so rather than "no cycles".
+    /// </summary>
+    internal static IEnumerable<string> TrainerLines(TrainerStatus trainer)
+    {
+        var c = CultureInfo.InvariantCulture;
+        var current = trainer.CurrentRun is { } run
+            ? string.Create(c, $"{run.RunId} {Phase(run.Phase)} step {run.Step}/{run.TotalSteps}")
+            : "idle";
+        var schedule = trainer.NextCycleAt is { } next ? $"next cycle {next.ToDateTimeOffset():u}"
+            : trainer.Leader ? "no scheduled cycles"
+            : $"this replica follows {(trainer.LeaderIdentity.Length > 0 ? trainer.LeaderIdentity : "no leader yet")}, which trains and schedules";
+        yield return $"trainer   {current} on {trainer.Device}; {trainer.QueuedRuns.Count} queued; {trainer.FeedbackExamples} feedback examples";
+        yield return $"published {(trainer.LastPublishedVersion.Length > 0 ? trainer.LastPublishedVersion : "nothing yet")}; {schedule}";
     }
 
     public static async Task<int> AddFeedbackAsync(CommandArguments line, Func<string, string?> environment, TextWriter output, CancellationToken cancellationToken)
