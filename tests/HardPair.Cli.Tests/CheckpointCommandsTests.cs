@@ -109,6 +109,21 @@ public sealed class CheckpointCommandsTests : IDisposable
     }
 
     [Theory]
+    [InlineData("short", "a checkpoint signing key needs at least 32 characters (it has 5), or a PEM ECDSA P-256 key")]
+    [InlineData("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", "a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not ENCRYPTED PRIVATE KEY (an encrypted key is not supported)")]
+    public void List_WithAKeyThatCannotBeUsed_SaysWhyInOneLine(string key, string why)
+    {
+        using var keys = new TempDirectory();
+        var keyFile = keys.Combine("signing.key");
+        File.WriteAllText(keyFile, key);
+
+        var (code, _, error) = Run("checkpoints", "list", "--store", store.Path, "--signing-key-file", keyFile);
+
+        Assert.Equal(CliApp.Usage, code);
+        Assert.Equal($"hardpair: signing key file {keyFile}: {why}", error.TrimEnd());
+    }
+
+    [Theory]
     [InlineData(new[] { "checkpoints", "list" }, "hardpair: --store is required")]
     [InlineData(new[] { "checkpoints", "list", "--store", "x", "--verfy" }, "hardpair: unknown option --verfy")]
     [InlineData(new[] { "models" }, "hardpair: unknown command 'models' (try hardpair --help)")]

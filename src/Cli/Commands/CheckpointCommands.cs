@@ -79,9 +79,9 @@ internal static class CheckpointCommands
             var signing = CheckpointSigning.WithKey(File.ReadAllText(file).Trim());
             return seed is null ? signing : signing.TrustingSeed(seed);
         }
-        catch (ArgumentException ex)
+        catch (SigningKeyException ex)
         {
-            throw new UsageException($"signing key file {file}: {ex.Message.Split(" (Parameter", 2)[0]}");
+            throw new UsageException($"signing key file {file}: {ex.Message}");
         }
     }
 

@@ -9,7 +9,7 @@ public static class CheckpointFiles
     public const string Weights = "model.bin";
     public const string Manifest = "manifest.json";
 
-    /// <summary>HMAC-SHA256 of the manifest's bytes, hex; present when the store signs (<see cref="CheckpointSigning"/>).</summary>
+    /// <summary>The signature of the manifest's bytes (HMAC hex or ECDSA, <see cref="CheckpointSigning"/>); present when the store signs.</summary>
     public const string Signature = "manifest.sig";
 
     /// <summary>

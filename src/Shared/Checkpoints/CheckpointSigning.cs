@@ -68,7 +68,8 @@ public sealed class CheckpointSigning
     /// <summary>
     /// The key as configured: a PEM ECDSA P-256 key (<c>PRIVATE KEY</c>, <c>EC PRIVATE KEY</c>,
     /// <c>PUBLIC KEY</c> or <c>CERTIFICATE</c>), or an HMAC key — text of at least
-    /// <see cref="MinimumKeyLength"/> characters whose UTF-8 bytes are the key.
+    /// <see cref="MinimumKeyLength"/> characters whose UTF-8 bytes are the key. A key that cannot be
+    /// used is a <see cref="SigningKeyException"/> saying why.
     /// </summary>
     public static CheckpointSigning WithKey(string key)
     {
@@ -80,7 +81,7 @@ public sealed class CheckpointSigning
 
         if (key.Length < MinimumKeyLength)
         {
-            throw new ArgumentException($"a checkpoint signing key needs at least {MinimumKeyLength} characters (or a PEM ECDSA P-256 key)", nameof(key));
+            throw new SigningKeyException($"a checkpoint signing key needs at least {MinimumKeyLength} characters (it has {key.Length}), or a PEM ECDSA P-256 key");
         }
 
         return new CheckpointSigning(Encoding.UTF8.GetBytes(key), null, [], []);
@@ -228,7 +229,7 @@ public sealed class CheckpointSigning
                 if (isPrivate && signer is not null)
                 {
                     key.Dispose();
-                    throw new ArgumentException("a checkpoint signing key file holds at most one private key", nameof(pem));
+                    throw new SigningKeyException("a checkpoint signing key file holds at most one private key");
                 }
 
                 signer = isPrivate ? key : signer;
@@ -242,7 +243,7 @@ public sealed class CheckpointSigning
         }
 
         return verifiers.Count == 0
-            ? throw new ArgumentException("the checkpoint signing key looks like PEM but holds no readable PEM block", nameof(pem))
+            ? throw new SigningKeyException("the checkpoint signing key looks like PEM but holds no readable PEM block")
             : new CheckpointSigning(null, signer, verifiers, []);
     }
 
@@ -262,23 +263,23 @@ public sealed class CheckpointSigning
                 case "CERTIFICATE":
                     using (var certificate = X509Certificate2.CreateFromPem(block))
                     {
-                        key = certificate.GetECDsaPublicKey() ?? throw new ArgumentException("a checkpoint signing certificate does not hold an ECDSA key", nameof(block));
+                        key = certificate.GetECDsaPublicKey() ?? throw new SigningKeyException("a checkpoint signing certificate does not hold an ECDSA key");
                     }
 
                     break;
                 default:
-                    throw new ArgumentException($"a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not {label} (an encrypted key is not supported)", nameof(block));
+                    throw new SigningKeyException($"a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not {label} (an encrypted key is not supported)");
             }
         }
         catch (CryptographicException ex)
         {
-            throw new ArgumentException($"the PEM checkpoint signing key ({label}) is not a readable ECDSA key: {ex.Message}", nameof(block), ex);
+            throw new SigningKeyException($"the PEM checkpoint signing key ({label}) is not a readable ECDSA key: {ex.Message}", ex);
         }
 
         if (!IsP256(key.ExportParameters(false).Curve))
         {
             key.Dispose();
-            throw new ArgumentException("a PEM checkpoint signing key must be on the NIST P-256 curve", nameof(block));
+            throw new SigningKeyException("a PEM checkpoint signing key must be on the NIST P-256 curve");
         }
 
         return (key, isPrivate);

@@ -45,20 +45,16 @@ public sealed class CheckpointStoreOptions : IValidatableObject
 
         var key = ResolveSigningKey();
         string? problem = null;
-        if (key.Length is > 0 and < CheckpointSigning.MinimumKeyLength && !key.Contains("-----BEGIN ", StringComparison.Ordinal))
+        try
         {
-            problem = $"The checkpoint signing key needs at least {CheckpointSigning.MinimumKeyLength} characters (it has {key.Length}), or a PEM ECDSA P-256 key.";
-        }
-        else if (key.Length > 0)
-        {
-            try
+            if (key.Length > 0)
             {
                 CheckpointSigning.WithKey(key);
             }
-            catch (ArgumentException ex)
-            {
-                problem = $"The checkpoint signing key is refused: {ex.Message}.";
-            }
+        }
+        catch (SigningKeyException ex)
+        {
+            problem = $"The checkpoint signing key is refused: {ex.Message}.";
         }
 
         if (problem is not null)

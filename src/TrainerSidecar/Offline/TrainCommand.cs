@@ -136,9 +136,9 @@ internal static class TrainCommand
         {
             signing = CheckpointSigning.WithKey(File.ReadAllText(keyFile).Trim());
         }
-        catch (ArgumentException ex)
+        catch (SigningKeyException ex)
         {
-            throw new UsageException($"--signing-key-file {keyFile}: {ex.Message.Split(" (Parameter", 2)[0]}");
+            throw new UsageException($"--signing-key-file {keyFile}: {ex.Message}");
         }
 
         return signing.CanSign

@@ -207,7 +207,7 @@ public sealed class CheckpointSigningTests : IDisposable
         Assert.Equal(after.Version, during.Latest()?.Version);
         Assert.Contains("not signed with this deployment's key", afterwards.List().Single(e => e.Version == before.Version).Fault, StringComparison.Ordinal);
         Assert.Equal(after.Version, afterwards.Latest()?.Version);
-        var twoSigners = Assert.Throws<ArgumentException>(() => CheckpointSigning.WithKey(old.ExportPkcs8PrivateKeyPem() + "\n" + current.ExportPkcs8PrivateKeyPem()));
+        var twoSigners = Assert.Throws<SigningKeyException>(() => CheckpointSigning.WithKey(old.ExportPkcs8PrivateKeyPem() + "\n" + current.ExportPkcs8PrivateKeyPem()));
         Assert.Contains("at most one private key", twoSigners.Message, StringComparison.Ordinal);
     }
 
