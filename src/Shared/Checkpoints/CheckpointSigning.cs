@@ -36,6 +36,9 @@ public sealed class CheckpointSigning
     /// <summary>The longer signature (the ECDSA prefix and 88 base64 characters) and a line end, with room to spare.</summary>
     private const int MaxSignatureBytes = 128;
 
+    /// <summary>Remembered verifications before the memory starts over (a store holds far fewer versions).</summary>
+    private const int MaxRemembered = 4096;
+
     public static readonly CheckpointSigning None = new(null, null, [], []);
 
     private readonly byte[]? hmacKey;
@@ -43,6 +46,11 @@ public sealed class CheckpointSigning
     private readonly IReadOnlyList<ECDsa> verifiers;
     private readonly HashSet<string> trustedManifests;
     private readonly Lock ecdsaGate = new();
+
+    // Manifest digest and signature pairs that verified. Every store scan (each refresh of the
+    // service, each trainer status) checks every version again; an ECDSA verification costs ~70 µs
+    // where hashing the manifest costs ~3, and a pair that verified once always will.
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> verified = new(StringComparer.Ordinal);
 
     private CheckpointSigning(byte[]? hmacKey, ECDsa? signer, IReadOnlyList<ECDsa> verifiers, HashSet<string> trustedManifests)
     {
@@ -119,7 +127,7 @@ public sealed class CheckpointSigning
     }
 
     /// <summary>Whether <paramref name="manifest"/> is one of the trusted seed folder's, byte for byte.</summary>
-    internal bool Trusts(ReadOnlySpan<byte> manifest) => trustedManifests.Contains(ManifestDigest(manifest));
+    internal bool Trusts(ReadOnlySpan<byte> manifest) => trustedManifests.Count > 0 && trustedManifests.Contains(ManifestDigest(manifest));
 
     /// <summary>The signature file's content for <paramref name="manifest"/>; null when this key cannot sign (or there is none).</summary>
     internal byte[]? Sign(ReadOnlySpan<byte> manifest)
@@ -143,7 +151,13 @@ public sealed class CheckpointSigning
     /// <summary>Refuses <paramref name="folder"/> unless its signature matches <paramref name="manifest"/> (no-op when signing is off).</summary>
     internal void Check(string folder, ReadOnlySpan<byte> manifest)
     {
-        if (!Enabled || (trustedManifests.Count > 0 && Trusts(manifest)))
+        if (!Enabled)
+        {
+            return;
+        }
+
+        var digest = ManifestDigest(manifest);
+        if (trustedManifests.Contains(digest))
         {
             return;
         }
@@ -173,10 +187,23 @@ public sealed class CheckpointSigning
         }
 
         var presented = bytes.AsSpan().Trim("\r\n "u8);
+        var pair = $"{digest}:{Convert.ToHexStringLower(presented)}";
+        if (verified.ContainsKey(pair))
+        {
+            return;
+        }
+
         if (!Verifies(presented, manifest))
         {
             throw new CheckpointException(folder, $"{CheckpointFiles.Signature} does not match {CheckpointFiles.Manifest}: not signed with this deployment's key (forged, altered, or signed with another key)");
         }
+
+        if (verified.Count >= MaxRemembered)
+        {
+            verified.Clear();
+        }
+
+        verified[pair] = true;
     }
 
     private bool Verifies(ReadOnlySpan<byte> presented, ReadOnlySpan<byte> manifest)

@@ -212,6 +212,28 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
+    public void A_version_that_verified_once_is_refused_when_its_signature_or_manifest_changes_afterwards()
+    {
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var verifier = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportSubjectPublicKeyInfoPem()));
+        var good = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem())));
+        var forged = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(other.ExportPkcs8PrivateKeyPem())));
+        Assert.True(verifier.List().Single(e => e.Version == good.Version).IsValid);
+        Assert.Equal(good.Version, verifier.Latest()?.Version);
+
+        // The verifications it remembers are of this manifest with this signature, nothing else.
+        File.Copy(temp.Combine(forged.Version, CheckpointFiles.Signature), temp.Combine(good.Version, CheckpointFiles.Signature), overwrite: true);
+        Assert.Contains("not signed with this deployment's key", verifier.List().Single(e => e.Version == good.Version).Fault, StringComparison.Ordinal);
+
+        var again = Publish(new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem())));
+        Assert.True(verifier.List().Single(e => e.Version == again.Version).IsValid);
+        var manifest = temp.Combine(again.Version, CheckpointFiles.Manifest);
+        File.WriteAllText(manifest, File.ReadAllText(manifest).Replace("\"method\": \"none\"", "\"method\": \"spat\"", StringComparison.Ordinal));
+        Assert.Contains("not signed with this deployment's key", verifier.List().Single(e => e.Version == again.Version).Fault, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void A_certificate_verifies_like_the_public_key_it_holds()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
