@@ -49,6 +49,22 @@ public sealed class RunCoordinatorTests : IDisposable
         Assert.Equal([waiting.RunId], after.Queued().Select(r => r.RunId));
     }
 
+    [Fact]
+    public void Restart_RemovesStagingLeftByACrash_ButNotAYoungOneAnotherReplicaMayBeWriting()
+    {
+        var runs = new RunStore(temp.Combine("state"));
+        var crashed = Path.Combine(runs.Folder, ".run-1.json.0123.tmp");
+        var inFlight = Path.Combine(runs.Folder, ".run-2.json.4567.tmp");
+        File.WriteAllText(crashed, "{");
+        File.WriteAllText(inFlight, "{");
+        File.SetLastWriteTimeUtc(crashed, DateTime.UtcNow.AddMinutes(-5));
+
+        Create();
+
+        Assert.False(File.Exists(crashed));
+        Assert.True(File.Exists(inFlight));
+    }
+
     private RunCoordinator Create() => new(
         new RunStore(temp.Combine("state")),
         new CheckpointStore(temp.Combine("store"), TimeProvider.System),
