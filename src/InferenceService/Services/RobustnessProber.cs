@@ -32,7 +32,7 @@ public sealed class RobustnessProber(ModelHost host, IOptions<InferenceOptions> 
             }
 
             probe.Ran = true;
-            var adversarial = await Task.Run(() => Attack(lease.Model, pixels, label, answered), cancellationToken);
+            var adversarial = await Task.Run(() => Attack(lease.Model, pixels, label, answered, cancellationToken), cancellationToken);
             probe.Completed = true;
             probe.AdversarialLabel = adversarial;
             probe.AdversarialClassName = answered.ClassNames[adversarial];
@@ -47,7 +47,7 @@ public sealed class RobustnessProber(ModelHost host, IOptions<InferenceOptions> 
 
     public void Dispose() => slots.Dispose();
 
-    private int Attack(ServingModel model, float[] pixels, int label, ModelDescription description)
+    private int Attack(ServingModel model, float[] pixels, int label, ModelDescription description, CancellationToken cancellationToken)
     {
         var shape = description.InputShape;
         using var scope = torch.NewDisposeScope();
@@ -55,7 +55,7 @@ public sealed class RobustnessProber(ModelHost host, IOptions<InferenceOptions> 
         var image = torch.tensor(pixels, [1, shape.Channels, shape.Height, shape.Width]).to(device);
         var target = torch.tensor(new long[] { label }).to(device);
         var attack = AttackCatalog.Create($"pgd{steps}", description.Epsilon, description.LogitScale, seed: 0);
-        var adversarial = attack.Perturb(model.Network, image, target);
+        var adversarial = attack.Perturb(model.Network, image, target, cancellationToken);
         using var inference = torch.inference_mode();
         return (int)model.Network.forward(adversarial).argmax(1).item<long>();
     }

@@ -1,13 +1,15 @@
+using System.Globalization;
 using TorchSharp;
 using static TorchSharp.torch;
 
 namespace HardPair.Shared.Attacks;
 
 /// <summary>
-/// APGD-CE (Croce &amp; Hein 2020): PGD with momentum 0.75 and a per-example step size that
-/// starts at 2ε and is halved at checkpoints when progress stalls (too few loss increases since
-/// the last checkpoint, or no new best loss and no halving there), restarting from the best
-/// point. Tracks the highest-loss point and the first iterate that fools the model.
+/// APGD (Croce &amp; Hein 2020) on cross-entropy (APGD-CE) or on the untargeted DLR loss
+/// (APGD-DLR): PGD with momentum 0.75 and a per-example step size that starts at 2ε and is halved
+/// at checkpoints when progress stalls (too few loss increases since the last checkpoint, or no
+/// new best loss and no halving there), restarting from the best point. Returns, per example, the
+/// first iterate that fools the model, else the highest-loss point.
 /// </summary>
 public sealed class Apgd : IAttack
 {
@@ -16,23 +18,27 @@ public sealed class Apgd : IAttack
 
     private readonly double logitScale;
     private readonly AttackLoss loss;
-    private readonly Generator generator;
-    private readonly HashSet<int> checkpoints;
+    private readonly long seed;
 
     public Apgd(double epsilon, int steps, double logitScale, long seed, AttackLoss loss = AttackLoss.CrossEntropy)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epsilon);
         ArgumentOutOfRangeException.ThrowIfLessThan(steps, 2);
+        if (loss == AttackLoss.Margin)
+        {
+            throw new ArgumentException("APGD runs on cross-entropy or DLR; the CW margin is the cw attack", nameof(loss));
+        }
+
         Epsilon = epsilon;
         Steps = steps;
         this.logitScale = logitScale;
         this.loss = loss;
-        generator = new Generator((ulong)seed);
-        checkpoints = Checkpoints(steps);
+        this.seed = seed;
     }
 
-    /// <summary><c>apgd</c> for the standard 100 iterations, <c>apgdK</c> otherwise (<c>apgd-dlr…</c> on the margin loss).</summary>
-    public string Name => (loss == AttackLoss.Margin ? "apgd-dlr" : "apgd") + (Steps == AttackCatalog.ApgdDefaultSteps ? "" : Steps.ToString(System.Globalization.CultureInfo.InvariantCulture));
+    /// <summary><c>apgd-ce</c> or <c>apgd-dlr</c>, followed by the step count when it is not the standard 100.</summary>
+    public string Name => (loss == AttackLoss.Dlr ? "apgd-dlr" : "apgd-ce")
+        + (Steps == AttackCatalog.ApgdDefaultSteps ? "" : Steps.ToString(CultureInfo.InvariantCulture));
 
     public double Epsilon { get; }
 
@@ -53,15 +59,37 @@ public sealed class Apgd : IAttack
         return [.. fractions.Skip(1).Select(p => (int)Math.Ceiling((p * steps) - 1e-9)).Where(w => w > 0 && w < steps)];
     }
 
-    public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels)
+    public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, CancellationToken cancellationToken = default)
     {
         using var mode = new EvalModeScope(model);
-        using var scope = torch.NewDisposeScope();
-        var batch = images.shape[0];
-        Func<Tensor, Tensor> objective = z => AttackMath.PerExampleLoss(loss, z, labels, logitScale);
+        Func<Tensor, Tensor> objective = loss == AttackLoss.Dlr
+            ? z => DlrLoss.Untargeted(z, labels)
+            : z => AttackMath.PerExampleLoss(AttackLoss.CrossEntropy, z, labels, logitScale);
+        return Search(model, images, labels, objective, Epsilon, Steps, ExampleRandom.Keys(images, seed), 0, cancellationToken);
+    }
 
-        var stepSize = torch.full([batch, 1, 1, 1], 2 * Epsilon, dtype: images.dtype, device: images.device);
-        var x = AttackMath.RandomStart(images, Epsilon, generator);
+    /// <summary>
+    /// One APGD run from a uniform random start (drawn from each example's key and
+    /// <paramref name="stream"/>), climbing <paramref name="objective"/> (logits → per-example
+    /// loss); success means the prediction differs from <paramref name="labels"/>. Every example's
+    /// path depends on that example alone. The model must already be in eval mode.
+    /// </summary>
+    internal static Tensor Search(
+        nn.Module<Tensor, Tensor> model,
+        Tensor images,
+        Tensor labels,
+        Func<Tensor, Tensor> objective,
+        double epsilon,
+        int steps,
+        ulong[] keys,
+        ulong stream,
+        CancellationToken cancellationToken)
+    {
+        using var scope = torch.NewDisposeScope();
+        var checkpoints = Checkpoints(steps);
+        var batch = images.shape[0];
+        var stepSize = torch.full([batch, 1, 1, 1], 2 * epsilon, dtype: images.dtype, device: images.device);
+        var x = ExampleRandom.RandomStart(images, epsilon, keys, stream);
         var (logits, current, gradient) = AttackMath.Evaluate(model, x, objective);
         var fooled = logits.argmax(1).ne(labels);
         var fooledAt = x;
@@ -75,12 +103,13 @@ public sealed class Apgd : IAttack
         var halvedAtCheckpoint = torch.ones(batch, dtype: ScalarType.Bool, device: images.device);
         var lastCheckpoint = 0;
 
-        for (var step = 0; step < Steps; step++)
+        for (var step = 0; step < steps; step++)
         {
-            var z = AttackMath.Project(x.add(gradient.sign().mul(stepSize)), images, Epsilon);
+            cancellationToken.ThrowIfCancellationRequested();
+            var z = AttackMath.Project(x.add(gradient.sign().mul(stepSize)), images, epsilon);
             var next = step == 0
                 ? z
-                : AttackMath.Project(x.add(z.sub(x).mul(Momentum)).add(x.sub(previous).mul(1 - Momentum)), images, Epsilon);
+                : AttackMath.Project(x.add(z.sub(x).mul(Momentum)).add(x.sub(previous).mul(1 - Momentum)), images, epsilon);
 
             var (nextLogits, nextLoss, nextGradient) = AttackMath.Evaluate(model, next, objective);
             var newlyFooled = nextLogits.argmax(1).ne(labels).logical_and(fooled.logical_not());

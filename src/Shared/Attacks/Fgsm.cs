@@ -14,8 +14,9 @@ public sealed class Fgsm(double epsilon, double logitScale) : IAttack
 
     public double StepSize => Epsilon;
 
-    public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels)
+    public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, CancellationToken cancellationToken = default)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         using var mode = new EvalModeScope(model);
         using var scope = torch.NewDisposeScope();
         var gradient = AttackMath.InputGradient(model, images, logits => nn.functional.cross_entropy(logits.mul(logitScale), labels));

@@ -34,7 +34,7 @@ public sealed class Pgd : IAttack
 
     public double StepSize { get; }
 
-    public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels)
+    public Tensor Perturb(nn.Module<Tensor, Tensor> model, Tensor images, Tensor labels, CancellationToken cancellationToken = default)
     {
         using var mode = new EvalModeScope(model);
         using var scope = torch.NewDisposeScope();
@@ -43,6 +43,7 @@ public sealed class Pgd : IAttack
         var fooled = torch.zeros(images.shape[0], dtype: ScalarType.Bool, device: images.device);
         for (var step = 0; step < Steps; step++)
         {
+            cancellationToken.ThrowIfCancellationRequested();
             var (logits, _, gradient) = AttackMath.Evaluate(model, x, z => AttackMath.PerExampleLoss(loss, z, labels, logitScale));
             (best, fooled) = Remember(x, logits, labels, best, fooled);
             x = AttackMath.Project(x.add(gradient.sign().mul(StepSize)), images, Epsilon);
