@@ -19,8 +19,11 @@ internal sealed record MethodRun(string Method, double TrainSeconds, Evaluation 
             .OrderBy(run => Array.IndexOf(Order, run.Method) is var i and >= 0 ? i : Order.Length)
             .ThenBy(run => run.Method, StringComparer.Ordinal)];
 
+    /// <summary>Accuracy under <paramref name="attack"/>; results recorded before the rename call APGD-CE <c>apgd</c>.</summary>
     public double Accuracy(string attack) =>
-        attack == "clean" ? Evaluation.Clean : Evaluation.Attacks.FirstOrDefault(a => a.Name == attack)?.Accuracy ?? double.NaN;
+        attack == "clean"
+            ? Evaluation.Clean
+            : Evaluation.Attacks.FirstOrDefault(a => a.Name == attack || (attack == "apgd-ce" && a.Name == "apgd"))?.Accuracy ?? double.NaN;
 }
 
 internal sealed record Evaluation(

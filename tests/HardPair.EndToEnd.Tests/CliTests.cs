@@ -27,6 +27,8 @@ public sealed class CliTests
         var list = await Cli(["models", "list"], withToken);
         Assert.True(list.ExitCode == 0, list.Error);
         Assert.Contains($"{Stack.BootstrapVersion}    serving", list.Output, StringComparison.Ordinal);
+        // The bootstrap manifest is schema 1: its number is its lowest single attack, named as such.
+        Assert.Matches($@"{Stack.BootstrapVersion}\s+serving\s+spat\s+\S+ %\s+51\.2 % cw\s+1000\s", list.Output);
 
         var feedback = await Cli(["feedback", "add", "--dataset-index", "3"], withToken);
         Assert.True(feedback.ExitCode == 0, feedback.Error);
@@ -36,6 +38,12 @@ public sealed class CliTests
         Assert.Contains("training: fine-tuning", retrain.Output, StringComparison.Ordinal);
         Assert.Matches(@"step (\d+)/\1 ", retrain.Output);
         Assert.Matches("(published v\\S+ \\(accepted|not published: rejected)", retrain.Output);
+        if (System.Text.RegularExpressions.Regex.Match(retrain.Output, @"published (v\S+) \(accepted") is { Success: true } published)
+        {
+            // A cycle's checkpoint carries the gate suite's worst case on the gate's test images.
+            var after = await Cli(["models", "list"], withToken);
+            Assert.Matches($@"{published.Groups[1].Value}\s+(serving|available)\s+spat\s+\S+ %\s+\S+ % apgd-ce5\+apgd-t1x5\s+200\s", after.Output);
+        }
 
         var status = await Cli(["status"], withToken);
         Assert.True(status.ExitCode == 0, status.Error);

@@ -98,6 +98,42 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
     }
 
     [Fact]
+    public async Task ListModelsAndModelInfo_NameTheSuiteBehindRobustAccuracy_AndAnOldManifestsSingleAttack()
+    {
+        var current = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        // The shipped bootstrap checkpoint: schema 1, single attacks only, and the newest version.
+        var bootstrap = Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single();
+        var old = Path.GetFileName(bootstrap);
+        Directory.CreateDirectory(Path.Combine(store.Path, old));
+        foreach (var file in Directory.GetFiles(bootstrap))
+        {
+            File.Copy(file, Path.Combine(store.Path, old, Path.GetFileName(file)));
+        }
+
+        await using var host = await StartServingAsync();
+        var admin = AdminClient(host.Channel);
+        var client = new Classifier.ClassifierClient(host.Channel);
+
+        var models = (await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current)).Models.ToDictionary(m => m.Version);
+        var oldInfo = await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+        await admin.ActivateModelAsync(new ActivateModelRequest { Version = current, Pin = true }, cancellationToken: TestContext.Current);
+        var currentInfo = await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current);
+
+        var suite = checkpoint.Report.Headline!;
+        Assert.Equal(TrainedCheckpointFixture.Suite, suite.Attack);
+        Assert.Equal((TrainedCheckpointFixture.Suite, suite.Accuracy, 1000, true), (models[current].RobustAttack, models[current].RobustAccuracy, models[current].RobustExamples, models[current].RobustWorstCase));
+        Assert.Equal(("cw", 0.512, 1000, false), (models[old].RobustAttack, models[old].RobustAccuracy, models[old].RobustExamples, models[old].RobustWorstCase));
+
+        Assert.Equal(old, oldInfo.Version);
+        Assert.Equal(new Protos.V1.RobustSummary { Attack = "cw", Epsilon = 0.1, Accuracy = 0.512, Examples = 1000, WorstCase = false }, oldInfo.Robust);
+        Assert.Equal(["pgd20", "cw", "apgd"], oldInfo.RobustAccuracy.Select(a => a.Attack));
+        Assert.All(oldInfo.RobustAccuracy, a => Assert.Equal(1000, a.Examples));
+        Assert.Equal(current, currentInfo.Version);
+        Assert.Equal(new Protos.V1.RobustSummary { Attack = suite.Attack, Epsilon = 0.1, Accuracy = suite.Accuracy, Examples = 1000, WorstCase = true }, currentInfo.Robust);
+        Assert.Equal(checkpoint.Report.TestExamples, currentInfo.CleanExamples);
+    }
+
+    [Fact]
     public async Task SignedDeployment_ServesOnlyCheckpointsSignedWithItsKey()
     {
         const string key = "shared-by-trainer-and-inference-0123456789";

@@ -22,20 +22,22 @@ internal static class CheckpointCommands
             return CliApp.Ok;
         }
 
-        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"VERSION",-34} {"ARCHITECTURE",-16} {"METHOD",-8} {"CLEAN",6} {"ROBUST",6}  STATE"));
+        output.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{"VERSION",-34} {"ARCHITECTURE",-16} {"METHOD",-8} {"CLEAN",6} {"ROBUST",6} {"ATTACK",-15}  STATE"));
         var pinned = PinnedVersion(store, output);
         foreach (var entry in entries)
         {
             if (entry.Manifest is { } m)
             {
-                var robust = m.Metrics.Robust.Count > 0 ? m.Metrics.Robust[0].Accuracy.ToString("P1", CultureInfo.InvariantCulture) : "-";
+                var summary = m.Metrics.RobustSummary;
+                var robust = summary?.Accuracy.ToString("P1", CultureInfo.InvariantCulture) ?? "-";
+                var attack = summary?.Attack ?? "-";
                 output.WriteLine(string.Create(
                     CultureInfo.InvariantCulture,
-                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6}  {(verify ? "verified" : "ok")}{SignatureState(entry.Folder, signing)}{(entry.Version == pinned ? ", pinned" : "")}"));
+                    $"{entry.Version,-34} {m.Architecture,-16} {m.Training.Method,-8} {m.Metrics.CleanAccuracy,6:P1} {robust,6} {attack,-15}  {(verify ? "verified" : "ok")}{SignatureState(entry.Folder, signing)}{(entry.Version == pinned ? ", pinned" : "")}"));
             }
             else
             {
-                output.WriteLine($"{entry.Version,-34} {"-",-16} {"-",-8} {"-",6} {"-",6}  refused: {entry.Fault}");
+                output.WriteLine($"{entry.Version,-34} {"-",-16} {"-",-8} {"-",6} {"-",6} {"-",-15}  refused: {entry.Fault}");
             }
         }
 

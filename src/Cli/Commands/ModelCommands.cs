@@ -21,11 +21,11 @@ internal static class ModelCommands
         }
 
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(c, $"{"VERSION",-32} {"STATE",-9} {"METHOD",-8} {"CLEAN",6} {"ROBUST",6} {"ATTACK",-7} {"HP-SHARE",8}  DETAIL"));
+        output.WriteLine(string.Create(c, $"{"VERSION",-32} {"STATE",-9} {"METHOD",-8} {"CLEAN",6} {"ROBUST",6} {"ATTACK",-15} {"IMAGES",6} {"HP-SHARE",8}  DETAIL"));
         foreach (var m in reply.Models)
         {
             var state = m.State.ToString().ToLowerInvariant();
-            output.WriteLine(string.Create(c, $"{m.Version,-32} {state,-9} {m.TrainingMethod,-8} {m.CleanAccuracy,6:P1} {m.RobustAccuracy,6:P1} {m.RobustAttack,-7} {m.HardPairShare,8:0.00}  {m.Detail}"));
+            output.WriteLine(string.Create(c, $"{m.Version,-32} {state,-9} {m.TrainingMethod,-8} {m.CleanAccuracy,6:P1} {m.RobustAccuracy,6:P1} {m.RobustAttack,-15} {m.RobustExamples,6} {m.HardPairShare,8:0.00}  {m.Detail}"));
         }
 
         return CliApp.Ok;

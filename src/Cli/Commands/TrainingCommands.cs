@@ -87,8 +87,8 @@ internal static class TrainingCommands
         try
         {
             var model = await connection.Classifier.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: cancellationToken);
-            var robust = model.RobustAccuracy.FirstOrDefault();
-            output.WriteLine(string.Create(c, $"serving   {model.Version} ({model.TrainingMethod}, clean {model.CleanAccuracy:P1}{(robust is null ? "" : $", {robust.Attack} {robust.Accuracy:P1}")}, ECE {model.EceAfter:P1}) on {model.Device}"));
+            var robust = model.Robust;
+            output.WriteLine(string.Create(c, $"serving   {model.Version} ({model.TrainingMethod}, clean {model.CleanAccuracy:P1}{(robust is null ? "" : $", robust {robust.Accuracy:P1} ({robust.Attack})")}, ECE {model.EceAfter:P1}) on {model.Device}"));
         }
         catch (RpcException ex) when (ex.StatusCode == StatusCode.Unavailable)
         {

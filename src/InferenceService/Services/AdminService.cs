@@ -38,7 +38,7 @@ public sealed class AdminService(ModelCatalog catalog, ModelHost host, Checkpoin
         var response = new ListModelsResponse { ServingVersion = host.Current?.Version ?? "", PinnedVersion = catalog.PinnedVersion ?? "" };
         response.Models.AddRange(catalog.List().Select(m =>
         {
-            var robust = m.Manifest?.Metrics.Robust.FirstOrDefault();
+            var robust = m.Manifest?.Metrics.RobustSummary;
             return new ModelVersion
             {
                 Version = m.Version,
@@ -49,6 +49,8 @@ public sealed class AdminService(ModelCatalog catalog, ModelHost host, Checkpoin
                 CleanAccuracy = m.Manifest?.Metrics.CleanAccuracy ?? 0,
                 RobustAccuracy = robust?.Accuracy ?? 0,
                 RobustAttack = robust?.Attack ?? "",
+                RobustExamples = robust?.Examples ?? 0,
+                RobustWorstCase = robust?.WorstCase ?? false,
                 HardPairShare = m.Manifest?.Metrics.HardPairShare ?? 0,
                 CreatedAt = m.Manifest is null ? null : Timestamp.FromDateTimeOffset(m.Manifest.CreatedAt),
             };

@@ -26,7 +26,13 @@ internal static class ModelInfoMapper
             LoadedAt = Timestamp.FromDateTimeOffset(model.LoadedAt),
             Device = Shared.Torch.TorchRuntime.Current?.Device ?? "",
         };
-        info.RobustAccuracy.AddRange(manifest.Metrics.Robust.Select(r => new AttackAccuracy { Attack = r.Attack, Epsilon = r.Epsilon, Steps = r.Steps, Accuracy = r.Accuracy }));
+        info.RobustAccuracy.AddRange(manifest.Metrics.Robust.Select(r => new AttackAccuracy { Attack = r.Attack, Epsilon = r.Epsilon, Steps = r.Steps, Accuracy = r.Accuracy, Examples = r.Examples }));
+        info.CleanExamples = manifest.Metrics.CleanExamples;
+        if (manifest.Metrics.RobustSummary is { } robust)
+        {
+            info.Robust = new Protos.V1.RobustSummary { Attack = robust.Attack, Epsilon = robust.Epsilon, Accuracy = robust.Accuracy, Examples = robust.Examples, WorstCase = robust.WorstCase };
+        }
+
         var pairs = new List<ClassPair>();
         for (var i = 0; i < model.PairHardness.Length; i++)
         {

@@ -7,7 +7,15 @@ namespace HardPair.Shared.Checkpoints;
 /// </summary>
 public sealed record CheckpointManifest
 {
-    public const int CurrentSchemaVersion = 1;
+    /// <summary>
+    /// 2: robust accuracy means the per-example worst case of an attack suite
+    /// (<see cref="MetricsRecord.RobustSummary"/>), and every number says on how many images it was
+    /// measured. Version 1 (single attacks, one image count) is still read: see <see cref="AsCurrentSchema"/>.
+    /// </summary>
+    public const int CurrentSchemaVersion = 2;
+
+    /// <summary>The oldest schema version readers accept.</summary>
+    public const int OldestSchemaVersion = 1;
 
     public int SchemaVersion { get; init; } = CurrentSchemaVersion;
 
@@ -34,7 +42,7 @@ public sealed record CheckpointManifest
     public required MetricsRecord Metrics { get; init; }
 
     /// <summary>
-    /// h(i, j) = (A[i, j] + A[j, i]) / 2 over the adversarial confusion matrix A (SPAT.md);
+    /// h(i, j) = (A[i, j] + A[j, i]) / 2 over the adversarial confusion matrix A (docs/SPAT.md);
     /// classes × classes, zero on the diagonal.
     /// </summary>
     public required double[][] PairHardness { get; init; }
@@ -50,6 +58,31 @@ public sealed record CheckpointManifest
     public string WeightsSha256 { get; init; } = "";
 
     public long WeightsBytes { get; init; }
+
+    /// <summary>
+    /// This manifest as the current schema describes it, for display and comparison. A version-1
+    /// manifest measured single attacks only: its clean count is its one image count, and its
+    /// summary is its lowest single attack, labelled with that attack's name (never with a suite's).
+    /// The stored bytes (and so the signature) are untouched.
+    /// </summary>
+    public CheckpointManifest AsCurrentSchema()
+    {
+        if (SchemaVersion >= 2)
+        {
+            return this;
+        }
+
+        var lowest = Metrics.Robust.MinBy(r => r.Accuracy);
+        return this with
+        {
+            Metrics = Metrics with
+            {
+                CleanExamples = Metrics.EvaluatedExamples,
+                Robust = [.. Metrics.Robust.Select(r => r.Examples > 0 ? r : r with { Examples = Metrics.EvaluatedExamples })],
+                RobustSummary = lowest is null ? null : RobustSummary.Of(lowest.Attack, lowest.Epsilon, lowest.Accuracy, Metrics.EvaluatedExamples),
+            },
+        };
+    }
 }
 
 /// <summary>How the weights were trained.</summary>
@@ -87,9 +120,19 @@ public sealed record MetricsRecord
 {
     public double CleanAccuracy { get; init; }
 
+    /// <summary>Test images clean accuracy was measured on (schema 2; version 1 had one count for everything).</summary>
+    public int CleanExamples { get; init; }
+
+    /// <summary>Test images the attacks ran on (the first ones of the test split).</summary>
     public int EvaluatedExamples { get; init; }
 
     public List<RobustAccuracy> Robust { get; init; } = [];
+
+    /// <summary>
+    /// What every headline calls robust accuracy (schema 2): the full suite's per-example worst
+    /// case when it ran (<c>autoattack</c>), else the suite the gate ran; see <see cref="CheckpointManifest.AsCurrentSchema"/> for version 1.
+    /// </summary>
+    public RobustSummary? RobustSummary { get; init; }
 
     /// <summary>Share of adversarial errors that land on the true class's hard partner.</summary>
     public double? HardPairShare { get; init; }
@@ -98,8 +141,21 @@ public sealed record MetricsRecord
     public string? PairHardnessSource { get; init; }
 }
 
-/// <summary>Accuracy under one attack, with the attack's parameters.</summary>
-public sealed record RobustAccuracy(string Attack, double Epsilon, int Steps, double StepSize, double Accuracy);
+/// <summary>Accuracy under one attack or suite, with the attack's parameters (0 steps for a suite) and the images it ran on.</summary>
+public sealed record RobustAccuracy(string Attack, double Epsilon, int Steps, double StepSize, double Accuracy)
+{
+    public int Examples { get; init; }
+}
+
+/// <summary>
+/// The robust accuracy headlines show: which attack or suite made it, at which ε, on how many
+/// images, and whether it is a suite's per-example worst case.
+/// </summary>
+public sealed record RobustSummary(string Attack, double Epsilon, double Accuracy, int Examples, bool WorstCase)
+{
+    public static RobustSummary Of(string attack, double epsilon, double accuracy, int examples) =>
+        new(attack, epsilon, accuracy, examples, Attacks.AttackCatalog.IsSuite(attack));
+}
 
 /// <summary>Expected calibration error before and after temperature scaling.</summary>
 public sealed record CalibrationRecord(double EceBefore, double EceAfter, int Bins);

@@ -114,16 +114,16 @@ public static class CheckpointReader
         }
 
         CheckManifest(folder, manifest, expectedVersion);
-        return manifest;
+        return manifest.AsCurrentSchema();
     }
 
     internal static void CheckManifest(string folder, CheckpointManifest manifest, string? expectedVersion)
     {
         void Fail(string fault) => throw new CheckpointException(folder, fault);
 
-        if (manifest.SchemaVersion != CheckpointManifest.CurrentSchemaVersion)
+        if (manifest.SchemaVersion is < CheckpointManifest.OldestSchemaVersion or > CheckpointManifest.CurrentSchemaVersion)
         {
-            Fail($"manifest schema version {manifest.SchemaVersion} is not supported (expected {CheckpointManifest.CurrentSchemaVersion})");
+            Fail($"manifest schema version {manifest.SchemaVersion} is not supported (expected {CheckpointManifest.OldestSchemaVersion} to {CheckpointManifest.CurrentSchemaVersion})");
         }
 
         if (string.IsNullOrWhiteSpace(manifest.Version))

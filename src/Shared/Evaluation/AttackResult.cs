@@ -1,8 +1,11 @@
+using HardPair.Shared.Attacks;
+
 namespace HardPair.Shared.Evaluation;
 
 /// <summary>
-/// Accuracy under one attack (or none, for clean accuracy) with the full confusion counts:
-/// <c>Confusion[i][j]</c> = examples of class i predicted as j.
+/// Accuracy under one attack or suite (or none, for clean accuracy) with the full confusion
+/// counts: <c>Confusion[i][j]</c> = examples of class i predicted as j (under a suite, at the
+/// example that broke each point).
 /// </summary>
 public sealed record AttackResult(string Attack, double Epsilon, int Steps, double StepSize, double Accuracy, long[][] Confusion)
 {
@@ -10,6 +13,12 @@ public sealed record AttackResult(string Attack, double Epsilon, int Steps, doub
 
     /// <summary>Wall time of the attack and the forward passes that scored it.</summary>
     public double Seconds { get; init; }
+
+    /// <summary>For a suite: what each of its attacks attacked, broke and cost; null for a single attack.</summary>
+    public IReadOnlyList<SuiteStage>? Stages { get; init; }
+
+    /// <summary>True when this is a suite's per-example worst case.</summary>
+    public bool IsSuite => AttackCatalog.IsSuite(Attack);
 
     /// <summary>Accuracy on class <paramref name="label"/>'s examples alone.</summary>
     public double ClassAccuracy(int label)

@@ -6,8 +6,14 @@ namespace HardPair.Shared.Evaluation;
 /// <summary>What <see cref="ModelEvaluator"/> measures, and on which data.</summary>
 public sealed record EvaluationPlan
 {
-    /// <summary>Where accuracy, robustness and calibration error are measured.</summary>
+    /// <summary>Where clean accuracy and calibration error are measured, and (its first <see cref="RobustExamples"/> images) robustness.</summary>
     public required ImageDataset Test { get; init; }
+
+    /// <summary>
+    /// How many of the first test images the attacks run on; null for all. Croce et al.'s
+    /// protocol: clean accuracy on all 10 000, the suite on the first 1 000.
+    /// </summary>
+    public int? RobustExamples { get; init; }
 
     /// <summary>Held-out data the calibration temperature is fitted on.</summary>
     public required ImageDataset Validation { get; init; }

@@ -1,11 +1,12 @@
+using HardPair.Shared.Attacks;
 using HardPair.Shared.Checkpoints;
 
 namespace HardPair.Shared.Evaluation;
 
 /// <summary>
-/// Everything one evaluation measured: clean and robust accuracy, SPAT.md's hard-pair
-/// statistics from the reference attack's confusion, and temperature scaling with ECE before and
-/// after (measured on the test data, fitted on the validation data).
+/// Everything one evaluation measured: clean and robust accuracy, the hard-pair statistics
+/// (docs/SPAT.md) from the headline attack's confusion, and temperature scaling with ECE before
+/// and after (measured on the test data, fitted on the validation data).
 /// </summary>
 public sealed record EvaluationReport
 {
@@ -15,7 +16,7 @@ public sealed record EvaluationReport
 
     public required IReadOnlyList<AttackResult> Robust { get; init; }
 
-    /// <summary>The attack whose confusion gives the pair hardness (PGD when measured), or <c>clean</c>.</summary>
+    /// <summary>The attack whose confusion gives the pair hardness (the headline when one was measured), or <c>clean</c>.</summary>
     public required string PairHardnessSource { get; init; }
 
     public required HardPairStatistics HardPairs { get; init; }
@@ -33,12 +34,32 @@ public sealed record EvaluationReport
 
     public required int ValidationExamples { get; init; }
 
+    /// <summary>Images clean accuracy and calibration were measured on.</summary>
     public int TestExamples => (int)Clean.Total;
+
+    /// <summary>Images the attacks ran on (the first of the test images); 0 without an attack.</summary>
+    public int RobustExamples => Robust.Count == 0 ? 0 : (int)Robust[0].Total;
+
+    /// <summary>What "robust accuracy" means for this evaluation: see <see cref="HeadlineOf"/>.</summary>
+    public AttackResult? Headline => HeadlineOf(Robust);
 
     /// <summary>Share of adversarial errors that land on the true class's hard partner; null without an attack.</summary>
     public double? HardPairShare => Robust.Count == 0 ? null : HardPairs.HardPairShare;
 
     public IReadOnlyList<ClassReport> Classes => [.. ClassNames.Select((name, i) => ClassReport.For(this, i))];
+
+    /// <summary>
+    /// The result every headline calls robust accuracy: the full suite (<c>autoattack</c>) when it
+    /// ran, else another suite (the gate's proxy), else the lowest of the single attacks, so a
+    /// weak attack never stands for the model when a stronger one was measured.
+    /// </summary>
+    public static AttackResult? HeadlineOf(IReadOnlyList<AttackResult> robust)
+    {
+        ArgumentNullException.ThrowIfNull(robust);
+        return robust.FirstOrDefault(r => r.Attack == AttackCatalog.AutoAttack)
+            ?? robust.Where(r => r.IsSuite).MinBy(r => r.Accuracy)
+            ?? robust.MinBy(r => r.Accuracy);
+    }
 
     /// <summary><paramref name="draft"/> with this evaluation as its metrics, pair hardness and calibration.</summary>
     public CheckpointManifest ApplyTo(CheckpointManifest draft)
@@ -49,8 +70,10 @@ public sealed record EvaluationReport
             Metrics = new MetricsRecord
             {
                 CleanAccuracy = Clean.Accuracy,
-                EvaluatedExamples = TestExamples,
-                Robust = [.. Robust.Select(r => new RobustAccuracy(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy))],
+                CleanExamples = TestExamples,
+                EvaluatedExamples = RobustExamples,
+                Robust = [.. Robust.Select(r => new RobustAccuracy(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy) { Examples = (int)r.Total })],
+                RobustSummary = Headline is { } headline ? RobustSummary.Of(headline.Attack, headline.Epsilon, headline.Accuracy, (int)headline.Total) : null,
                 HardPairShare = HardPairShare,
                 PairHardnessSource = PairHardnessSource,
             },

@@ -1,7 +1,7 @@
 namespace HardPair.Shared.Evaluation;
 
 /// <summary>
-/// SPAT.md's hard-pair statistics from an adversarial confusion: A[i, j] = share of class-i
+/// docs/SPAT.md's hard-pair statistics from an adversarial confusion: A[i, j] = share of class-i
 /// points predicted j (j ≠ i); h(i, j) = (A[i, j] + A[j, i]) / 2; a class's hard partner is
 /// argmax_j h(i, j); the hard-pair share is the share of adversarial errors that land on the
 /// true class's hard partner.

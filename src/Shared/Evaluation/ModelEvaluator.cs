@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using HardPair.Shared.Attacks;
 using HardPair.Shared.Data;
 using TorchSharp;
@@ -7,8 +6,8 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Evaluation;
 
 /// <summary>
-/// The evaluation protocol in one call: clean accuracy, each attack's robust accuracy and
-/// confusion, hard-pair statistics from the reference attack, and a calibration temperature
+/// The evaluation protocol in one call: clean accuracy, each attack's (or suite's) robust accuracy
+/// and confusion, hard-pair statistics from the headline attack, and a calibration temperature
 /// fitted on the validation data with ECE before and after on the test data.
 /// </summary>
 public static class ModelEvaluator
@@ -28,10 +27,10 @@ public static class ModelEvaluator
             throw new ArgumentException($"unknown attack '{unknown}'", nameof(plan));
         }
 
-        var clock = Stopwatch.StartNew();
-        var clean = RobustnessEvaluator.Run(model, plan.Test, null, plan.BatchSize, device) with { Seconds = clock.Elapsed.TotalSeconds };
+        var clean = RobustnessEvaluator.Run(model, plan.Test, null, plan.BatchSize, device, cancellationToken);
         progress?.Report(Describe(clean));
 
+        var attacked = plan.RobustExamples is { } count && count < plan.Test.Count ? plan.Test.Take(count) : plan.Test;
         var robust = new List<AttackResult>();
         foreach (var name in plan.Attacks.Where(a => a != AttackCatalog.Clean))
         {
@@ -42,13 +41,17 @@ public static class ModelEvaluator
                 continue;
             }
 
-            clock.Restart();
-            var result = RobustnessEvaluator.Run(model, plan.Test, attack, plan.BatchSize, device) with { Seconds = clock.Elapsed.TotalSeconds };
+            var result = RobustnessEvaluator.Run(model, attacked, attack, plan.BatchSize, device, cancellationToken);
             robust.Add(result);
+            foreach (var stage in result.Stages ?? [])
+            {
+                progress?.Report(FormattableString.Invariant($"  {result.Attack} / {stage.Attack}: broke {stage.Broken} of {stage.Attacked} standing ({stage.Seconds:0.0} s)"));
+            }
+
             progress?.Report(Describe(result));
         }
 
-        var source = robust.FirstOrDefault(r => r.Attack.StartsWith("pgd", StringComparison.Ordinal)) ?? robust.FirstOrDefault() ?? clean;
+        var source = EvaluationReport.HeadlineOf(robust) ?? clean;
 
         double temperature, eceBefore, eceAfter;
         using (torch.NewDisposeScope())
@@ -98,5 +101,7 @@ public static class ModelEvaluator
 
     private static string Describe(AttackResult result) => result.Attack == AttackCatalog.Clean
         ? FormattableString.Invariant($"clean: {result.Accuracy:P1} of {result.Total} ({result.Seconds:0.0} s)")
-        : FormattableString.Invariant($"{result.Attack} (ε {result.Epsilon}, {result.Steps} steps of {result.StepSize:0.####}): {result.Accuracy:P1} ({result.Seconds:0.0} s)");
+        : result.IsSuite
+            ? FormattableString.Invariant($"{result.Attack} (ε {result.Epsilon}, worst case per example): {result.Accuracy:P1} of {result.Total} ({result.Seconds:0.0} s)")
+            : FormattableString.Invariant($"{result.Attack} (ε {result.Epsilon}, {result.Steps} steps of {result.StepSize:0.####}): {result.Accuracy:P1} of {result.Total} ({result.Seconds:0.0} s)");
 }

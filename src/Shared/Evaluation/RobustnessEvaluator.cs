@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using HardPair.Shared.Attacks;
 using HardPair.Shared.Data;
 using TorchSharp;
@@ -5,23 +6,25 @@ using static TorchSharp.torch;
 
 namespace HardPair.Shared.Evaluation;
 
-/// <summary>Measures a model's accuracy on a dataset, clean or under an attack.</summary>
+/// <summary>Measures a model's accuracy on a dataset, clean or under an attack (a suite scores the worst case per example).</summary>
 public static class RobustnessEvaluator
 {
-    public static AttackResult Run(nn.Module<Tensor, Tensor> model, ImageDataset data, IAttack? attack, int batchSize, Device device)
+    public static AttackResult Run(nn.Module<Tensor, Tensor> model, ImageDataset data, IAttack? attack, int batchSize, Device device, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(data);
+        var clock = Stopwatch.StartNew();
         var classes = data.ClassNames.Count;
         var confusion = Enumerable.Range(0, classes).Select(_ => new long[classes]).ToArray();
         using var mode = new EvalModeScope(model);
         foreach (var indices in data.BatchIndices(batchSize, seed: null))
         {
+            cancellationToken.ThrowIfCancellationRequested();
             using var scope = torch.NewDisposeScope();
             var (images, labels) = data.Batch(indices);
             images = images.to(device);
             labels = labels.to(device);
-            var inputs = attack is null ? images : attack.Perturb(model, images, labels);
+            var inputs = attack is null ? images : attack.Perturb(model, images, labels, cancellationToken);
             long[] predicted;
             using (torch.inference_mode())
             {
@@ -38,11 +41,15 @@ public static class RobustnessEvaluator
         var correct = Enumerable.Range(0, classes).Sum(i => confusion[i][i]);
         var total = confusion.Sum(row => row.Sum());
         return new AttackResult(
-            attack?.Name ?? "clean",
+            attack?.Name ?? AttackCatalog.Clean,
             attack?.Epsilon ?? 0,
             attack?.Steps ?? 0,
             attack?.StepSize ?? 0,
             total == 0 ? 0 : (double)correct / total,
-            confusion);
+            confusion)
+        {
+            Seconds = clock.Elapsed.TotalSeconds,
+            Stages = (attack as AttackSuite)?.Stages,
+        };
     }
 }

@@ -17,7 +17,8 @@ internal static class EvaluateCommand
     {
         var path = line.Required("checkpoint");
         var attacks = OfflineCommands.Attacks(line);
-        var testSubset = OfflineCommands.TestSubset(line);
+        var (robustSubset, cleanSubset) = OfflineCommands.TestSubsets(line);
+        var seed = line.Int("seed", 0, 0, int.MaxValue);
         var epsilon = line.Double("epsilon", EvaluationProtocol.DefaultEpsilon, 0, 1);
         var json = line.Flag("json");
         var data = OfflineCommands.Data(line);
@@ -28,19 +29,19 @@ internal static class EvaluateCommand
         using var checkpoint = CheckpointReader.Load(folder, TorchRuntime.Device);
         var manifest = checkpoint.Manifest;
         var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
-        var test = DatasetCatalog.Load(dataset, DatasetSplit.Test).Take(testSubset);
+        var test = DatasetCatalog.Load(dataset, DatasetSplit.Test).Take(cleanSubset);
         var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataset, DatasetSplit.Train));
         var scale = manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0);
 
-        progress.Report($"evaluating {manifest.Version} on {test.Count} test images: {string.Join(", ", attacks)}");
+        progress.Report($"evaluating {manifest.Version}: clean on {test.Count} test images, attacks on the first {Math.Min(robustSubset, test.Count)} (seed {seed}): {string.Join(", ", attacks)}");
         var report = ModelEvaluator.Evaluate(
             checkpoint.Model,
-            new EvaluationPlan { Test = test, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = scale },
+            new EvaluationPlan { Test = test, RobustExamples = robustSubset, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = scale, Seed = seed },
             TorchRuntime.Device,
             progress,
             cancellationToken);
 
-        var summary = EvaluationSummary.From(folder, manifest, report);
+        var summary = EvaluationSummary.From(folder, manifest, report, seed);
         if (json)
         {
             output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));

@@ -12,10 +12,13 @@ internal sealed record EvaluationSummary(
     string Architecture,
     string Method,
     int TestExamples,
+    int RobustExamples,
+    long Seed,
     int ValidationExamples,
     double Clean,
     long[][] CleanConfusion,
     IReadOnlyList<AttackSummary> Attacks,
+    RobustSummary? Robust,
     double? HardPairShare,
     string PairHardnessSource,
     CalibrationSummary Calibration,
@@ -23,16 +26,19 @@ internal sealed record EvaluationSummary(
 {
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
-    public static EvaluationSummary From(string folder, CheckpointManifest manifest, EvaluationReport report) => new(
+    public static EvaluationSummary From(string folder, CheckpointManifest manifest, EvaluationReport report, long seed = 0) => new(
         folder,
         manifest.Version,
         manifest.Architecture,
         manifest.Training.Method,
         report.TestExamples,
+        report.RobustExamples,
+        seed,
         report.ValidationExamples,
         report.Clean.Accuracy,
         report.Clean.Confusion,
-        [.. report.Robust.Select(r => new AttackSummary(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy, r.Seconds, r.Confusion))],
+        [.. report.Robust.Select(r => new AttackSummary(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy, r.Seconds, r.Confusion) { Examples = (int)r.Total, Stages = r.Stages })],
+        report.Headline is { } h ? RobustSummary.Of(h.Attack, h.Epsilon, h.Accuracy, (int)h.Total) : null,
         report.HardPairShare,
         report.PairHardnessSource,
         new CalibrationSummary(report.Temperature, report.EceBefore, report.EceAfter, report.CalibrationBins),
@@ -42,16 +48,25 @@ internal sealed record EvaluationSummary(
     public void WriteTable(TextWriter output)
     {
         var c = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(c, $"checkpoint {Version} ({Architecture}, {Method}): {TestExamples} test images"));
+        output.WriteLine(string.Create(c, $"checkpoint {Version} ({Architecture}, {Method}): clean on {TestExamples} test images, attacks on the first {RobustExamples} (seed {Seed})"));
         output.WriteLine();
-        output.WriteLine(string.Create(c, $"{"attack",-10} {"accuracy",8} {"epsilon",8} {"steps",6} {"step",8} {"time",8}"));
-        output.WriteLine(string.Create(c, $"{"clean",-10} {Clean,8:P1}"));
+        output.WriteLine(string.Create(c, $"{"attack",-22} {"accuracy",8} {"images",6} {"epsilon",8} {"steps",6} {"step",8} {"time",8}"));
+        output.WriteLine(string.Create(c, $"{"clean",-22} {Clean,8:P1} {TestExamples,6}"));
         foreach (var a in Attacks)
         {
-            output.WriteLine(string.Create(c, $"{a.Name,-10} {a.Accuracy,8:P1} {a.Epsilon,8:0.###} {a.Steps,6} {a.StepSize,8:0.####} {a.Seconds,6:0.0} s"));
+            output.WriteLine(string.Create(c, $"{a.Name,-22} {a.Accuracy,8:P1} {a.Examples,6} {a.Epsilon,8:0.###} {a.Steps,6} {a.StepSize,8:0.####} {a.Seconds,6:0.0} s"));
+            foreach (var stage in a.Stages ?? [])
+            {
+                output.WriteLine(string.Create(c, $"  {stage.Attack,-20} broke {stage.Broken} of {stage.Attacked} standing ({stage.Seconds:0.0} s)"));
+            }
         }
 
         output.WriteLine();
+        if (Robust is { } robust)
+        {
+            output.WriteLine(string.Create(c, $"robust accuracy: {robust.Accuracy:P1} on {robust.Examples} images ({robust.Attack}{(robust.WorstCase ? ", worst case per example" : ", a single attack")})"));
+        }
+
         if (HardPairShare is { } share)
         {
             output.WriteLine(string.Create(c, $"hard-pair share ({PairHardnessSource}): {share:P1} of adversarial errors land on the true class's hard partner"));
@@ -76,6 +91,12 @@ internal sealed record EvaluationSummary(
 }
 
 /// <summary>One attack's result; <paramref name="Confusion"/>[true][predicted] counts the test images.</summary>
-internal sealed record AttackSummary(string Name, double Epsilon, int Steps, double StepSize, double Accuracy, double Seconds, long[][] Confusion);
+internal sealed record AttackSummary(string Name, double Epsilon, int Steps, double StepSize, double Accuracy, double Seconds, long[][] Confusion)
+{
+    public int Examples { get; init; }
+
+    /// <summary>For a suite: each attack's points attacked and broken, and its time.</summary>
+    public IReadOnlyList<Shared.Attacks.SuiteStage>? Stages { get; init; }
+}
 
 internal sealed record CalibrationSummary(double Temperature, double EceBefore, double EceAfter, int Bins);

@@ -26,16 +26,21 @@ public static class OfflineCommands
                 [--train-subset N] [--seed S] [--device auto|cpu|cuda[:N]] [--epsilon E]
                 [--attack-steps K] [--attack-step-size A] [--architecture small-cnn|preact-resnet18]
                 [--head cosine|linear] [--scale S] [--beta B] [--learning-rate L] [--batch-size B]
-                [--test-subset N] [--attacks clean,fgsm,pgd20,cw,apgd] [--threads T]
+                [--test-subset N] [--clean-subset N] [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--threads T]
                 [--dataset fashion-mnist|mnist] [--data DIR] [--signing-key-file FILE]
               trains, evaluates and publishes a verified checkpoint into the store STORE
               (signed with the key in FILE, for a deployment that requires signatures);
               prints a JSON summary on stdout
 
-          evaluate --checkpoint DIR [--attacks clean,fgsm,pgd20,cw,apgd] [--test-subset N]
-                   [--epsilon E] [--json] [--device D] [--threads T] [--data DIR]
+          evaluate --checkpoint DIR [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--test-subset N]
+                   [--clean-subset N] [--seed S] [--epsilon E] [--json] [--device D] [--threads T] [--data DIR]
               DIR is a checkpoint folder, or a store (its latest valid version); prints accuracy
               per attack, hard-pair share, ECE and a per-class table (--json: one JSON object)
+
+          attacks: fgsm, pgdK, cw, apgd-ce[K], apgd-dlr[K], apgd-t[N][xK], square[Q], and suites
+          (the per-example worst case, each attack on the points the earlier ones left standing):
+          autoattack (= apgd-ce+apgd-t+square) or names joined by +. Robust accuracy is measured on
+          the first --test-subset test images (1 000), clean accuracy on the first --clean-subset (all).
         """;
 
     /// <summary>True when <paramref name="args"/> name an offline command rather than host settings.</summary>
@@ -115,9 +120,15 @@ public static class OfflineCommands
         var names = text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
         var unknown = names.FirstOrDefault(n => !AttackCatalog.IsKnown(n));
         return unknown is not null || names.Length == 0
-            ? throw new UsageException($"--attacks takes a comma-separated list of clean, fgsm, pgdK, cw, apgd, apgdK; '{unknown ?? text}' is not one")
+            ? throw new UsageException($"--attacks takes a comma-separated list of clean, fgsm, pgdK, cw, apgd-ce[K], apgd-dlr[K], apgd-t[N][xK], square[Q], autoattack or names joined by +; '{unknown ?? text}' is not one")
             : names;
     }
 
-    internal static int TestSubset(CommandArguments line) => line.Int("test-subset", EvaluationProtocol.DefaultTestExamples, 1, 1_000_000);
+    /// <summary>Robust accuracy on the first <c>--test-subset</c> test images (1 000), clean accuracy and calibration on the first <c>--clean-subset</c> (all).</summary>
+    internal static (int Robust, int Clean) TestSubsets(CommandArguments line)
+    {
+        var robust = line.Int("test-subset", EvaluationProtocol.DefaultTestExamples, 1, 1_000_000);
+        var clean = line.Int("clean-subset", int.MaxValue, 1, int.MaxValue);
+        return (robust, Math.Max(robust, clean));
+    }
 }

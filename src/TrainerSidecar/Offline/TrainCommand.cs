@@ -37,7 +37,7 @@ internal static class TrainCommand
         {
             Epsilon = epsilon,
             AttackSteps = steps,
-            // 2ε/K: the default 10 steps of 0.02 at ε = 0.1 (SPAT.md), and still reaching the
+            // 2ε/K: the default 10 steps of 0.02 at ε = 0.1 (docs/SPAT.md), and still reaching the
             // boundary of the ball when a fine-tuning cycle uses fewer steps.
             AttackStepSize = line.Double("attack-step-size", Math.Max(2 * epsilon / steps, 1e-6), 1e-6, 1),
             Scale = line.Double("scale", head == ClassifierHeadKind.Cosine ? 8 : 1, 1e-3, 1000),
@@ -52,7 +52,7 @@ internal static class TrainCommand
             Seed = objectiveOptions.Seed,
         };
         var trainSubset = line.Int("train-subset", int.MaxValue, 1, int.MaxValue);
-        var testSubset = OfflineCommands.TestSubset(line);
+        var (robustSubset, cleanSubset) = OfflineCommands.TestSubsets(line);
         var attacks = OfflineCommands.Attacks(line);
         var data = OfflineCommands.Data(line);
         var signing = Signing(line.Optional("signing-key-file"));
@@ -61,7 +61,7 @@ internal static class TrainCommand
 
         var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
         var train = trainPart.Subset(trainSubset, objectiveOptions.Seed);
-        var test = DatasetCatalog.Load(data, DatasetSplit.Test).Take(testSubset);
+        var test = DatasetCatalog.Load(data, DatasetSplit.Test).Take(cleanSubset);
         var spec = ModelRegistry.Get(architecture);
         if (spec.InputShape != train.Shape)
         {
@@ -80,10 +80,10 @@ internal static class TrainCommand
         AdversarialTrainer.Train(model, TrainingObjectives.Create(method, objectiveOptions), train, training, device, history, cancellationToken);
         var trainSeconds = clock.Elapsed.TotalSeconds;
 
-        progress.Report($"evaluating on {test.Count} test images: {string.Join(", ", attacks)}");
+        progress.Report($"evaluating: clean on {test.Count} test images, attacks on the first {Math.Min(robustSubset, test.Count)}: {string.Join(", ", attacks)}");
         var report = ModelEvaluator.Evaluate(
             model,
-            new EvaluationPlan { Test = test, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
+            new EvaluationPlan { Test = test, RobustExamples = robustSubset, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
             device,
             progress,
             cancellationToken);

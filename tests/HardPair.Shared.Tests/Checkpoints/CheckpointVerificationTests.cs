@@ -116,7 +116,7 @@ public sealed class CheckpointVerificationTests : IDisposable
     }
 
     [Theory]
-    [InlineData("schemaVersion", "2", "manifest schema version 2 is not supported (expected 1)")]
+    [InlineData("schemaVersion", "3", "manifest schema version 3 is not supported (expected 1 to 2)")]
     [InlineData("version", "\"v-other\"", "manifest names version 'v-other' but the folder is")]
     [InlineData("head", "\"softmax\"", "unknown classifier head 'softmax'")]
     [InlineData("calibrationTemperature", "0", "calibration temperature 0 must be a positive finite number")]

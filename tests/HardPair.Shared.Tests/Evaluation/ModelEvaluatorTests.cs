@@ -42,10 +42,13 @@ public sealed class ModelEvaluatorTests(BriefModelFixture fixture) : IClassFixtu
     private EvaluationReport Report => fixture.Report;
 
     [Fact]
-    public void Evaluate_MeasuresCleanAndEachAttackOnce_WithPgdAsThePairHardnessSource()
+    public void Evaluate_MeasuresCleanAndEachAttackOnce_WithTheStrongestAsThePairHardnessSource()
     {
         Assert.Equal(["fgsm", "pgd5"], Report.Robust.Select(r => r.Attack));
-        Assert.Equal("pgd5", Report.PairHardnessSource);
+        // No suite ran: the headline, and the pair hardness's source, is the lowest single attack
+        // (FGSM here: PGD-5's steps of ε/10 reach only half the ball).
+        Assert.Equal(Report.Robust.MinBy(r => r.Accuracy)!.Attack, Report.PairHardnessSource);
+        Assert.Same(Report.Robust.MinBy(r => r.Accuracy), Report.Headline);
         Assert.Equal(300, Report.TestExamples);
         Assert.Equal(1000, Report.ValidationExamples);
         Assert.Equal(RobustnessEvaluator.Run(fixture.Model, fixture.Test, null, 100, torch.CPU).Accuracy, Report.Clean.Accuracy);
@@ -108,20 +111,50 @@ public sealed class ModelEvaluatorTests(BriefModelFixture fixture) : IClassFixtu
         Assert.Equal(Report.Clean.Accuracy, read.Metrics.CleanAccuracy);
         Assert.Equal(["fgsm", "pgd5"], read.Metrics.Robust.Select(r => r.Attack));
         Assert.Equal(Report.HardPairShare, read.Metrics.HardPairShare);
-        Assert.Equal("pgd5", read.Metrics.PairHardnessSource);
+        Assert.Equal(Report.PairHardnessSource, read.Metrics.PairHardnessSource);
         Assert.Equal(Report.HardPairs.PairHardness, read.PairHardness);
         Assert.Equal(Report.Temperature, read.CalibrationTemperature);
         Assert.Equal(new CalibrationRecord(Report.EceBefore, Report.EceAfter, CalibrationError.DefaultBins), read.Calibration);
         Assert.Equal(1000, read.Dataset.ValidationExamples);
+        Assert.Equal(CheckpointManifest.CurrentSchemaVersion, read.SchemaVersion);
+        Assert.Equal(300, read.Metrics.CleanExamples);
+        Assert.Equal(300, read.Metrics.EvaluatedExamples);
+        Assert.All(read.Metrics.Robust, r => Assert.Equal(300, r.Examples));
+    }
+
+    [Fact]
+    public void Evaluate_WithASuite_MakesItTheHeadlineAndThePairHardnessSource_CleanOnAllRobustOnTheFirst()
+    {
+        var plan = new EvaluationPlan
+        {
+            Test = fixture.Test,
+            RobustExamples = 100,
+            Validation = fixture.Validation,
+            Attacks = ["clean", "pgd5", "apgd-ce5+apgd-t2x5+square30"],
+        };
+
+        var report = ModelEvaluator.Evaluate(fixture.Model, plan, torch.CPU);
+        var manifest = report.ApplyTo(TestCheckpoints.Draft(head: ClassifierHeadKind.Linear));
+
+        Assert.Equal(300, report.TestExamples);
+        Assert.Equal(100, report.RobustExamples);
+        var suite = report.Robust.Single(r => r.Attack == "apgd-ce5+apgd-t2x5+square30");
+        Assert.Same(suite, report.Headline);
+        Assert.Equal(suite.Attack, report.PairHardnessSource);
+        Assert.True(suite.Accuracy <= report.Robust.Single(r => r.Attack == "pgd5").Accuracy);
+        Assert.Equal(["apgd-ce5", "apgd-t2x5", "square30"], suite.Stages!.Select(s => s.Attack));
+        Assert.Equal(new RobustSummary(suite.Attack, 0.1, suite.Accuracy, 100, WorstCase: true), manifest.Metrics.RobustSummary);
+        Assert.Equal(300, manifest.Metrics.CleanExamples);
+        Assert.Equal(100, manifest.Metrics.EvaluatedExamples);
     }
 
     [Fact]
     public void Evaluate_UnknownAttack_IsRefusedBeforeAnyWork()
     {
-        var plan = new EvaluationPlan { Test = fixture.Test, Validation = fixture.Validation, Attacks = ["clean", "square"] };
+        var plan = new EvaluationPlan { Test = fixture.Test, Validation = fixture.Validation, Attacks = ["clean", "squares"] };
 
         var error = Assert.Throws<ArgumentException>(() => ModelEvaluator.Evaluate(fixture.Model, plan, torch.CPU));
-        Assert.Contains("square", error.Message, StringComparison.Ordinal);
+        Assert.Contains("squares", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -17,7 +17,7 @@ public sealed class SpatTrainingTests
     private const double Epochs = 2;
 
     /// <summary>
-    /// The check: a short SPAT run (12 000 images, two epochs, SPAT.md's defaults on the
+    /// The check: a short SPAT run (12 000 images, two epochs, docs/SPAT.md's defaults on the
     /// cosine head) against the standard baseline in its usual form (linear head) on the very same
     /// images, epochs and optimiser. Measured when written: SPAT 41% PGD-20, standard 26%.
     /// </summary>

@@ -23,7 +23,7 @@ public sealed class OfflineCommandTests
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--train-subset", "ten"], "--train-subset must be a whole number" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--seed", "1.5"], "--seed must be a whole number" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--head", "round"], "--head must be one of cosine, linear, not 'round'" },
-        { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--attacks", "clean,square"], "'square' is not one" },
+        { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--attacks", "clean,squares"], "'squares' is not one" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--dataset", "cifar10"], "--dataset must be one of fashion-mnist, mnist, not 'cifar10'" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--epoch", "3"], "unknown option --epoch" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--method", "standard"], "--method given twice" },

@@ -42,8 +42,14 @@ public sealed class TrainAndEvaluateProcessTests
         Assert.Equal(1000, manifest.Dataset.TrainExamples);
         Assert.Equal(5000, manifest.Dataset.ValidationExamples);
         Assert.Equal(200, manifest.Metrics.EvaluatedExamples);
+        Assert.Equal(10_000, manifest.Metrics.CleanExamples);
+        Assert.Equal(CheckpointManifest.CurrentSchemaVersion, manifest.SchemaVersion);
         Assert.Equal(["fgsm", "pgd5"], manifest.Metrics.Robust.Select(r => r.Attack));
-        Assert.Equal("pgd5", manifest.Metrics.PairHardnessSource);
+        Assert.All(manifest.Metrics.Robust, r => Assert.Equal(200, r.Examples));
+        // No suite ran: the headline is the lowest single attack, and says it is not a worst case.
+        var lowest = manifest.Metrics.Robust.MinBy(r => r.Accuracy)!;
+        Assert.Equal(new RobustSummary(lowest.Attack, 0.1, lowest.Accuracy, 200, WorstCase: false), manifest.Metrics.RobustSummary);
+        Assert.Equal(lowest.Attack, manifest.Metrics.PairHardnessSource);
         Assert.NotNull(manifest.Metrics.HardPairShare);
         Assert.Equal(10, manifest.PairHardness.Length);
         Assert.NotNull(manifest.Calibration);
