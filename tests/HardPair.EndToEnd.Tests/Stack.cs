@@ -104,7 +104,7 @@ public sealed class Stack : IAsyncDisposable
             ["Trainer:SnapshotEvery"] = "2",
             ["Trainer:Gate:Examples"] = "200",
             ["Trainer:Gate:TestExamples"] = "200",
-            ["Trainer:Gate:AttackSteps"] = "5",
+            ["Trainer:Gate:Attack"] = "apgd-ce5+apgd-t1x5",
             ["Trainer:Gate:MaxRobustDrop"] = "0.25",
             ["Trainer:Gate:MinCleanAccuracy"] = "0.3",
         };

@@ -22,7 +22,7 @@ internal static class SidecarSettings
             ["Trainer:SnapshotEvery"] = "2",
             ["Trainer:Gate:Examples"] = "200",
             ["Trainer:Gate:TestExamples"] = "200",
-            ["Trainer:Gate:AttackSteps"] = "5",
+            ["Trainer:Gate:Attack"] = "apgd-ce5+apgd-t1x5",
             ["Trainer:Gate:MinCleanAccuracy"] = "0.3",
             ["Control:Token"] = Token,
         };

@@ -1,10 +1,11 @@
 using System.ComponentModel.DataAnnotations;
+using HardPair.Shared.Attacks;
 using HardPair.Shared.Objectives;
 
 namespace HardPair.TrainerSidecar.Options;
 
 /// <summary>The sidecar's training service: where its state lives, the continuous cycle and its budget.</summary>
-public sealed class TrainerOptions
+public sealed class TrainerOptions : IValidatableObject
 {
     public const string SectionName = "Trainer";
 
@@ -70,10 +71,18 @@ public sealed class TrainerOptions
 
     [Required]
     public GateOptions Gate { get; set; } = new();
+
+    /// <summary>Data annotations do not descend into <see cref="Gate"/> on their own.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        var results = new List<ValidationResult>();
+        Validator.TryValidateObject(Gate, new ValidationContext(Gate), results, validateAllProperties: true);
+        return results.Select(r => new ValidationResult($"Trainer:Gate: {r.ErrorMessage}", [.. r.MemberNames.Select(m => $"{nameof(Gate)}.{m}")]));
+    }
 }
 
 /// <summary>What a candidate must show before it is published.</summary>
-public sealed class GateOptions
+public sealed class GateOptions : IValidatableObject
 {
     /// <summary>δ: the most the candidate's robust accuracy may fall below the serving checkpoint's.</summary>
     [Range(0.0, 1.0)]
@@ -83,9 +92,13 @@ public sealed class GateOptions
     [Range(0.0, 1.0)]
     public double MinCleanAccuracy { get; set; } = 0.5;
 
-    /// <summary>PGD steps of the gate's attack (at the serving manifest's ε, step ε/10).</summary>
-    [Range(1, 1000)]
-    public int AttackSteps { get; set; } = 20;
+    /// <summary>
+    /// The attack or suite the gate measures with (a name from <see cref="AttackCatalog"/>, at the
+    /// serving manifest's ε): by default APGD-CE then APGD-T over the 3 most likely targets, the
+    /// cheaper proxy for <c>autoattack</c> whose gap docs/TRAINER.md gives.
+    /// </summary>
+    [Required]
+    public string Attack { get; set; } = AttackCatalog.GateSuite;
 
     /// <summary>Held-out images both candidate and serving model are measured on.</summary>
     [Range(10, 100_000)]
@@ -94,4 +107,12 @@ public sealed class GateOptions
     /// <summary>Test images for the manifest's metrics.</summary>
     [Range(10, 100_000)]
     public int TestExamples { get; set; } = 1000;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!AttackCatalog.IsKnown(Attack) || Attack == AttackCatalog.Clean)
+        {
+            yield return new ValidationResult($"Trainer:Gate:Attack '{Attack}' is not an attack (fgsm, pgdK, cw, apgd-ce, apgd-t[N], square[Q], autoattack, or names joined by +)", [nameof(Attack)]);
+        }
+    }
 }

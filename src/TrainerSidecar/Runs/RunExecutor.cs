@@ -131,12 +131,12 @@ public sealed partial class RunExecutor(
         coordinator.Update(id, r => r.Phase = RunPhase.Evaluating, outcome.ResumedFromStep > 0 ? $"resumed at step {outcome.ResumedFromStep}; evaluating" : "evaluating");
         var epsilon = servingModel?.Manifest.Training.HyperParameters.GetValueOrDefault("epsilon", objectiveOptions.Epsilon) ?? objectiveOptions.Epsilon;
         var gateData = validation.Take(options.Gate.Examples);
-        var gateAttack = $"pgd{options.Gate.AttackSteps}";
-        var candidate = Measure(model, gateData, gateAttack, epsilon, objectiveOptions.Scale, device);
+        var gateAttack = options.Gate.Attack;
+        var candidate = Measure(model, gateData, gateAttack, epsilon, objectiveOptions.Scale, device, cancellationToken);
         metrics.CandidateMeasured(candidate.RobustAccuracy);
         var servingMeasured = servingModel is null
             ? null
-            : Measure(servingModel.Model, gateData, gateAttack, epsilon, servingModel.Manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0), device);
+            : Measure(servingModel.Model, gateData, gateAttack, epsilon, servingModel.Manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0), device, cancellationToken);
         var decision = RobustnessGate.Decide(candidate, servingMeasured, serving?.Version, Finite(model), options.Gate);
         var test = DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Test).Take(options.Gate.TestExamples);
         var report = ModelEvaluator.Evaluate(
@@ -217,10 +217,10 @@ public sealed partial class RunExecutor(
         };
     }
 
-    private static GateMeasurement Measure(nn.Module<Tensor, Tensor> model, ImageDataset data, string attack, double epsilon, double scale, Device device)
+    private static GateMeasurement Measure(nn.Module<Tensor, Tensor> model, ImageDataset data, string attack, double epsilon, double scale, Device device, CancellationToken cancellationToken)
     {
-        var clean = RobustnessEvaluator.Run(model, data, null, 250, device);
-        var robust = RobustnessEvaluator.Run(model, data, AttackCatalog.Create(attack, epsilon, scale, seed: 0), 250, device);
+        var clean = RobustnessEvaluator.Run(model, data, null, 250, device, cancellationToken);
+        var robust = RobustnessEvaluator.Run(model, data, AttackCatalog.Create(attack, epsilon, scale, seed: 0), 250, device, cancellationToken);
         return new GateMeasurement(clean.Accuracy, robust.Accuracy);
     }
 
