@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds helm-render offline from Debian's Go packages (GOPATH mode, ENVIRONMENT.md):
+# Builds helm-render offline from Debian's Go packages (GOPATH mode: Debian has no helm binary and no Go module proxy is reachable):
 #   bash tests/helm-render/build.sh OUT_BINARY
 set -euo pipefail
 out=$1

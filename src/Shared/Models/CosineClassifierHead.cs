@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Models;
 
 /// <summary>
-/// Cosine classifier (SPAT.md): features and weight rows are L2-normalised, so logits are
+/// Cosine classifier (docs/SPAT.md): features and weight rows are L2-normalised, so logits are
 /// <c>cos(θ_j) + b_j</c>, roughly in [-1, 1]. The weight rows are normalised inside the graph
 /// on every forward rather than renormalised in place as the reference code does: the two give
 /// the same logits and this keeps the stored weights untouched by inference.

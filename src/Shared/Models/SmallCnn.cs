@@ -6,7 +6,7 @@ namespace HardPair.Shared.Models;
 
 /// <summary>
 /// conv32 → pool → conv64 → pool → fc128 → head, for 1×28×28 inputs. Small enough to train
-/// adversarially on two CPU cores (SPAT.md's prototype reached ~74% PGD-20 in 17 minutes).
+/// adversarially on two CPU cores (docs/SPAT.md's prototype reached ~74% PGD-20 in 17 minutes).
 /// Layer names (conv1, conv2, fc1, head) are part of the checkpoint format.
 /// </summary>
 public sealed class SmallCnn : nn.Module<Tensor, Tensor>

@@ -6,7 +6,7 @@ namespace HardPair.Shared.Objectives;
 /// <summary>
 /// natural(z, y) + β · robust(z, z′), with x′ crafted by maximising robust(z, z′) (labels unused).
 /// TRADES (Zhang et al. 2019): CE(s·z, y) + β · KL(p ‖ q).
-/// SPAT (Hou et al. 2023): self-paced CE (s, m) + β · HCP-ECP consistency (n), SPAT.md.
+/// SPAT (Hou et al. 2023): self-paced CE (s, m) + β · HCP-ECP consistency (n), docs/SPAT.md.
 /// </summary>
 public sealed class ConsistencyObjective : ITrainingObjective
 {

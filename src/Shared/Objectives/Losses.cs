@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Objectives;
 
 /// <summary>
-/// The loss terms of the training objectives, as functions of logits (SPAT.md). Batch means
+/// The loss terms of the training objectives, as functions of logits (docs/SPAT.md). Batch means
 /// throughout. <c>scale</c> is the logit scale s: cosine logits lie in about [-1, 1] and need
 /// s ≈ 8 to give a useful softmax; use 1 for a linear head.
 /// </summary>

@@ -2,7 +2,7 @@ using System.ComponentModel.DataAnnotations;
 
 namespace HardPair.Shared.Objectives;
 
-/// <summary>Hyper-parameters of the training objectives; defaults are this project's (SPAT.md).</summary>
+/// <summary>Hyper-parameters of the training objectives; defaults are this project's (docs/SPAT.md).</summary>
 public sealed record ObjectiveOptions
 {
     /// <summary>L∞ radius of the training attack, inputs in [0, 1].</summary>

@@ -20,7 +20,7 @@ public sealed record TrainingOptions
     [Range(0, 1)]
     public double WeightDecay { get; init; } = 2e-4;
 
-    /// <summary>Fractions of the run after which the learning rate is multiplied by 0.1 (SPAT.md: 0.75 and 0.9).</summary>
+    /// <summary>Fractions of the run after which the learning rate is multiplied by 0.1 (the reference: 0.75 and 0.9).</summary>
     public IReadOnlyList<double> DecayAt { get; init; } = [0.7, 0.9];
 
     public int Seed { get; init; } = 1;
