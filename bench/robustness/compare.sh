@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Trains standard / PGD-AT / TRADES / SPAT on one budget with the offline `train` command and
 # writes each run's JSON summary (evaluation, confusions, training curve) plus the report into bench/results/robustness-<stamp>/.
-# Heavy: about 25 minutes on 2 CPU cores with the defaults. Run by hand, record the table.
+# Heavy: about 50 minutes on 2 CPU cores with the defaults (the autoattack suite is ~7 of them per
+# method). Run by hand, record the table.
 #
 #   bash bench/robustness/compare.sh [--train-subset N] [--epochs E] [--test-subset N] [--methods a,b]
 set -euo pipefail
@@ -36,7 +37,7 @@ for method in "${list[@]}"; do
   head=cosine
   [[ $method == standard ]] && head=linear
   cmd=("${trainer[@]}" train --method "$method" --head "$head" --epochs "$epochs" --train-subset "$train_subset"
-       --seed 1 --test-subset "$test_subset" --attacks clean,fgsm,pgd20,cw,apgd --out "$out/store")
+       --seed 1 --test-subset "$test_subset" --attacks clean,fgsm,pgd20,cw,apgd-ce,autoattack --out "$out/store")
   echo "${cmd[*]}" | tee "$out/$method.command"
   "${cmd[@]}" >"$out/$method.json" 2>"$out/$method.log"
   grep -v '^step' "$out/$method.log" | tail -n 6

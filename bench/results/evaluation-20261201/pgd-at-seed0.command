@@ -1,0 +1,1 @@
+dotnet .local/eval-bin/HardPair.TrainerSidecar.dll evaluate --checkpoint .local/models-eval/pgd-at/v20261201T125117800Z-e26ee038 --attacks clean,pgd20,apgd-ce,apgd-ce+apgd-t3,autoattack --test-subset 1000 --seed 0

@@ -1,0 +1,1 @@
+dotnet .local/trainer-bin/HardPair.TrainerSidecar.dll train --method pgd-at --head cosine --epochs 6 --train-subset 12000 --seed 1 --test-subset 1000 --attacks clean,pgd20 --out .local/models-eval/pgd-at   # at f8a4522

@@ -1,0 +1,1 @@
+dotnet .local/eval-bin/HardPair.TrainerSidecar.dll evaluate --checkpoint models/bootstrap/v20261125T202913066Z-a9cd1db9 --attacks clean,pgd20,cw,apgd-ce,apgd-dlr,apgd-t,square,apgd-ce+apgd-t3,autoattack --test-subset 1000 --seed 0
