@@ -7,6 +7,7 @@ targeted DLR loss over the 9 most likely wrong classes, 100 iterations each, on 
 Fashion-MNIST test images. Its random starts come from PyTorch's own generator, so agreement with
 `evaluate --attacks apgd-t` is agreement between two implementations, not two runs of one.
 
+    apt-get install python3-torch     # Debian 12: PyTorch 1.13 for /usr/bin/python3
     /usr/bin/python3 bench/crosscheck/apgd_t.py CHECKPOINT_DIR [--examples 500] [--seed 0]
 """
 import argparse
