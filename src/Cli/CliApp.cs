@@ -18,7 +18,8 @@ public static class CliApp
         talking to the inference service (--address URL, or $HARDPAIR_ADDRESS; default http://127.0.0.1:50051):
           classify FILE.png | --dataset-index N [--top-k K] [--probe] [--json]
                                                    label, calibrated confidence, top-k, hard-pair signals
-          models list                              every checkpoint: state, metrics, why refused
+          models list                              every checkpoint: state, clean and robust accuracy (and
+                                                   the attack or suite behind it), why refused
           models show VERSION                      one checkpoint (and the serving model's details)
           models activate VERSION [--pin]          verify and serve a version (--pin: hold it)
           models unpin                             follow the newest checkpoint again
@@ -54,6 +55,19 @@ public static class CliApp
             return args.Length == 0 ? Usage : Ok;
         }
 
+        if (args.Skip(1).Any(a => a is "-h" or "--help"))
+        {
+            var command = args.TakeWhile(a => !a.StartsWith('-')).Take(2).ToArray();
+            if (UsageOf(command) is { } usage)
+            {
+                output.WriteLine(usage);
+                return Ok;
+            }
+
+            error.WriteLine($"hardpair: unknown command '{string.Join(' ', command)}' (try hardpair --help)");
+            return Usage;
+        }
+
         try
         {
             var second = args.Length > 1 ? args[1] : null;
@@ -87,6 +101,69 @@ public static class CliApp
         {
             error.WriteLine($"hardpair: {ex.Message}");
             return Failed;
+        }
+    }
+
+    /// <summary>
+    /// The lines of <see cref="Help"/> for <paramref name="command"/> (<c>classify</c>,
+    /// <c>models list</c>, or a whole group such as <c>models</c>), with the notes of its section;
+    /// null for no such command.
+    /// </summary>
+    internal static string? UsageOf(IReadOnlyList<string> command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var wanted = string.Join(' ', command);
+        foreach (var section in Sections())
+        {
+            var entries = section.Blocks.Where(b => b.Command is { } name && (name == wanted || name.StartsWith(wanted + " ", StringComparison.Ordinal))).ToList();
+            if (entries.Count > 0)
+            {
+                var notes = section.Blocks.Where(b => b.Command is null);
+                return $"usage: hardpair {wanted} [options]\n\n{section.Header}\n"
+                    + string.Join('\n', entries.Concat(notes).SelectMany(b => b.Lines));
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// <see cref="Help"/> cut into its sections (a line ending in ':') and their blocks (a line
+    /// indented by two, with the deeper-indented lines after it): a command's entry, or a note.
+    /// </summary>
+    private static IEnumerable<(string Header, List<(string? Command, List<string> Lines)> Blocks)> Sections()
+    {
+        string[] groups = ["models", "checkpoints", "feedback"];
+        string[] singles = ["classify", "retrain", "status"];
+        (string Header, List<(string? Command, List<string> Lines)> Blocks)? section = null;
+        foreach (var line in Help.Split('\n'))
+        {
+            if (line.Length > 0 && line[0] != ' ' && line.EndsWith(':'))
+            {
+                if (section is { } done)
+                {
+                    yield return done;
+                }
+
+                section = (line, []);
+            }
+            else if (section is { } current && line.StartsWith("  ", StringComparison.Ordinal) && line.Length > 2 && line[2] != ' ')
+            {
+                var words = line.Trim().Split(' ');
+                var command = singles.Contains(words[0]) ? words[0]
+                    : groups.Contains(words[0]) && words.Length > 1 ? $"{words[0]} {words[1]}"
+                    : null;
+                current.Blocks.Add((command, [line]));
+            }
+            else if (section is { Blocks.Count: > 0 } open && line.StartsWith("   ", StringComparison.Ordinal))
+            {
+                open.Blocks[^1].Lines.Add(line);
+            }
+        }
+
+        if (section is { } last)
+        {
+            yield return last;
         }
     }
 
