@@ -194,7 +194,17 @@ public sealed partial class RunExecutor(
         metrics.Published();
         coordinator.Update(id, r => r.PublishedVersion = published.Version, $"published {published.Version}");
         LogPublished(logger, id, published.Version);
-        notifier.Notify(published.Version, cancellationToken);
+        try
+        {
+            notifier.Notify(published.Version, cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The checkpoint has landed: a cancel (or shutdown) now stops only the notification,
+            // and the inference service also watches the store. Once published, a run is Published.
+            LogNotificationCancelled(logger, id, published.Version);
+        }
+
         return coordinator.Complete(id, RunPhase.Published, $"published {published.Version}");
     }
 
@@ -272,6 +282,9 @@ public sealed partial class RunExecutor(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} rejected by the gate: {Reason}")]
     private static partial void LogRejected(ILogger logger, string runId, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}: cancelled while notifying the inference service of {Version}; the run stays published and the service finds the version in the store")]
+    private static partial void LogNotificationCancelled(ILogger logger, string runId, string version);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId} published {Version}")]
     private static partial void LogPublished(ILogger logger, string runId, string version);

@@ -3,9 +3,11 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Google.Rpc;
 using Grpc.Core;
+using Microsoft.Extensions.DependencyInjection;
 using HardPair.Protos.V1;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Extensions;
+using HardPair.TrainerSidecar.Publishing;
 using HardPair.TrainerSidecar.Runs;
 
 namespace HardPair.TrainerSidecar.Tests.Services;
@@ -123,8 +125,50 @@ public sealed class TrainerServiceTests : IDisposable
         Assert.Equal(finished.Phase.ToString(), span.GetTagItem("hardpair.run.phase"));
     }
 
+    [Fact]
+    public async Task CancelRun_WhileThePublishIsBeingNotified_LeavesTheRunPublished()
+    {
+        var notifier = new BlockingNotifier();
+        await using var host = await LoopbackHost.StartAsync(
+            b =>
+            {
+                b.AddTrainerServices();
+                b.Services.AddSingleton<ICheckpointNotifier>(notifier);
+            },
+            app => app.MapTrainerEndpoints(),
+            SidecarSettings.For(temp, new Dictionary<string, string?> { ["Trainer:Gate:MinCleanAccuracy"] = "0" }));
+        var client = TrainerClients.Create(host.Channel);
+
+        var run = await client.StartRunAsync(new StartRunRequest { Method = "standard", Reason = "test: cancel during notify", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
+        var version = await notifier.Entered.Task.WaitAsync(TimeSpan.FromMinutes(2), TestContext.Current);
+        await client.CancelRunAsync(new CancelRunRequest { RunId = run.RunId }, cancellationToken: TestContext.Current);
+        var finished = await client.WaitAsync(run.RunId, TimeSpan.FromMinutes(1));
+
+        Assert.True(notifier.SawCancellation);
+        Assert.Equal(RunPhase.Published, finished.Phase);
+        Assert.Equal(version, finished.PublishedVersion);
+        Assert.True(Directory.Exists(temp.Combine("store", version)));
+    }
+
     private Task<LoopbackHost> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null) => LoopbackHost.StartAsync(
         b => b.AddTrainerServices(),
         app => app.MapTrainerEndpoints(),
         SidecarSettings.For(temp, overrides));
+
+    /// <summary>A notification that hangs until the run's token is cancelled, then gives up as the real pipeline does.</summary>
+    private sealed class BlockingNotifier : ICheckpointNotifier
+    {
+        public TaskCompletionSource<string> Entered { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public bool SawCancellation { get; private set; }
+
+        public bool Notify(string version, CancellationToken cancellationToken)
+        {
+            Entered.TrySetResult(version);
+            cancellationToken.WaitHandle.WaitOne(TimeSpan.FromMinutes(2));
+            SawCancellation = cancellationToken.IsCancellationRequested;
+            cancellationToken.ThrowIfCancellationRequested();
+            return true;
+        }
+    }
 }
