@@ -57,7 +57,7 @@ public sealed class Square : IAttack
         using var mode = new EvalModeScope(model);
         using var scope = torch.NewDisposeScope();
         using var noGrad = torch.no_grad();
-        var (batch, channels, height, width) = (images.shape[0], images.shape[1], images.shape[2], images.shape[3]);
+        var (channels, height, width) = (images.shape[1], images.shape[2], images.shape[3]);
 
         var keys = ExampleRandom.Keys(images, seed);
         var stripes = Stripes(keys, channels, width, images).mul(Epsilon);

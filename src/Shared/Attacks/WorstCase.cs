@@ -30,8 +30,6 @@ internal sealed class WorstCase
     /// <summary>The worst example found so far for every point (the clean image where none fooled the model).</summary>
     public Tensor Examples { get; }
 
-    public long Standing => standing.sum().item<long>();
-
     public bool AnyStanding => standing.any().item<bool>();
 
     /// <summary>

@@ -43,6 +43,9 @@ public sealed record EvaluationReport
     /// <summary>What "robust accuracy" means for this evaluation: see <see cref="HeadlineOf"/>.</summary>
     public AttackResult? Headline => HeadlineOf(Robust);
 
+    /// <summary>The headline as the manifest and the offline summary record it.</summary>
+    public RobustSummary? RobustSummary => Headline is { } h ? RobustSummary.Of(h.Attack, h.Epsilon, h.Accuracy, (int)h.Total) : null;
+
     /// <summary>Share of adversarial errors that land on the true class's hard partner; null without an attack.</summary>
     public double? HardPairShare => Robust.Count == 0 ? null : HardPairs.HardPairShare;
 
@@ -73,7 +76,7 @@ public sealed record EvaluationReport
                 CleanExamples = TestExamples,
                 EvaluatedExamples = RobustExamples,
                 Robust = [.. Robust.Select(r => new RobustAccuracy(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy) { Examples = (int)r.Total })],
-                RobustSummary = Headline is { } headline ? RobustSummary.Of(headline.Attack, headline.Epsilon, headline.Accuracy, (int)headline.Total) : null,
+                RobustSummary = RobustSummary,
                 HardPairShare = HardPairShare,
                 PairHardnessSource = PairHardnessSource,
             },

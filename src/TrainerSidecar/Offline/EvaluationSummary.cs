@@ -38,7 +38,7 @@ internal sealed record EvaluationSummary(
         report.Clean.Accuracy,
         report.Clean.Confusion,
         [.. report.Robust.Select(r => new AttackSummary(r.Attack, r.Epsilon, r.Steps, r.StepSize, r.Accuracy, r.Seconds, r.Confusion) { Examples = (int)r.Total, Stages = r.Stages })],
-        report.Headline is { } h ? RobustSummary.Of(h.Attack, h.Epsilon, h.Accuracy, (int)h.Total) : null,
+        report.RobustSummary,
         report.HardPairShare,
         report.PairHardnessSource,
         new CalibrationSummary(report.Temperature, report.EceBefore, report.EceAfter, report.CalibrationBins),
