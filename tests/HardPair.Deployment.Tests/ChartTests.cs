@@ -6,7 +6,7 @@ namespace HardPair.Deployment.Tests;
 
 public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
 {
-    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml", "tls.yaml"];
+    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml", "tls.yaml", "rate-limit.yaml"];
 
     [Fact]
     public void Defaults_RenderOnePodWithBothContainers_SharingTheCheckpointVolume()
@@ -188,6 +188,26 @@ public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRendere
         var plain = chart.Render();
         Assert.Null(plain.Single("ConfigMap").Get("data.Tls__CertificatePath"));
         Assert.Equal("http://127.0.0.1:50061", plain.Single("ConfigMap").Get("data.Sidecar__Address"));
+    }
+
+    [Fact]
+    public void RateLimit_IsOffByDefault_AndWhenOnIsKeyedByIdentity_WithTheApiKeysSecretMounted()
+    {
+        var defaults = chart.Render();
+        var config = defaults.Single("ConfigMap");
+        Assert.Equal("0", config.Get("data.RateLimit__ImagesPerSecond"));
+        Assert.Equal("Identity", config.Get("data.RateLimit__Key"));
+        Assert.DoesNotContain(defaults.Single("Deployment").List("spec.template.spec.volumes"), v => (string)v["name"] == "api-keys");
+
+        var limited = chart.Render("rate-limit.yaml");
+        Assert.Equal("500", limited.Single("ConfigMap").Get("data.RateLimit__ImagesPerSecond"));
+        var pod = limited.Single("Deployment").Get("spec.template.spec")!;
+        var inference = ((List<object>)Manifest.Get(pod, "containers")!).Cast<Dictionary<object, object>>().Single(c => (string)c["name"] == "inference");
+        var env = ((List<object>)inference["env"]).Cast<Dictionary<object, object>>().Where(e => e.ContainsKey("value")).ToDictionary(e => (string)e["name"], e => (string)e["value"]);
+        Assert.Equal("/var/run/hardpair/api-keys/api-keys", env["RateLimit__ApiKeysFile"]);
+        Assert.Contains(((List<object>)inference["volumeMounts"]).Cast<Dictionary<object, object>>(), m => (string)m["name"] == "api-keys" && (string)m["mountPath"] == "/var/run/hardpair/api-keys");
+        var volume = ((List<object>)Manifest.Get(pod, "volumes")!).Cast<Dictionary<object, object>>().Single(v => (string)v["name"] == "api-keys");
+        Assert.Equal("hardpair-api-keys", Manifest.Get(volume, "secret.secretName"));
     }
 
     [Fact]

@@ -123,6 +123,28 @@ public sealed class Stack : IAsyncDisposable
             signingKey);
     }
 
+    /// <summary>Copies checkpoint <paramref name="from"/> as version <paramref name="to"/> (same weights, its manifest renamed), landing it whole as a publish does.</summary>
+    public string CopyCheckpoint(string from, string to)
+    {
+        var staging = Path.Combine(Store, $".{to}");
+        Directory.CreateDirectory(staging);
+        foreach (var file in Directory.GetFiles(Path.Combine(Store, from)))
+        {
+            var text = Path.GetFileName(file) == CheckpointFiles.Manifest ? File.ReadAllText(file).Replace(from, to, StringComparison.Ordinal) : null;
+            if (text is null)
+            {
+                File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
+            }
+            else
+            {
+                File.WriteAllText(Path.Combine(staging, Path.GetFileName(file)), text);
+            }
+        }
+
+        Directory.Move(staging, Path.Combine(Store, to));
+        return to;
+    }
+
     /// <param name="settings">Extra configuration for this start (Section:Key → value).</param>
     public async Task StartInferenceAsync(CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? settings = null)
     {

@@ -125,8 +125,8 @@ public sealed class StackTests
     public async Task InferenceRestarted_ServesTheLatestVerifiedCheckpoint_NotABrokenNewerOne()
     {
         await using var stack = Stack.Create();
-        var newer = Copy(stack, Stack.BootstrapVersion, "v29990101T000000000Z-0000000a");
-        var broken = Copy(stack, Stack.BootstrapVersion, "v29990101T000000001Z-0000000b");
+        var newer = stack.CopyCheckpoint(Stack.BootstrapVersion, "v29990101T000000000Z-0000000a");
+        var broken = stack.CopyCheckpoint(Stack.BootstrapVersion, "v29990101T000000001Z-0000000b");
         File.WriteAllBytes(Path.Combine(stack.Store, broken, CheckpointFiles.Weights), [1, 2, 3]);
 
         await stack.StartInferenceAsync(TestContext.Current);
@@ -139,27 +139,6 @@ public sealed class StackTests
         Assert.Equal(newer, first.Version);
         Assert.Equal(newer, second.Version);
         Assert.Equal(ModelState.Refused, Assert.Single(models.Models, m => m.Version == broken).State);
-    }
-
-    private static string Copy(Stack stack, string from, string to)
-    {
-        var staging = Path.Combine(stack.Store, $".{to}");
-        Directory.CreateDirectory(staging);
-        foreach (var file in Directory.GetFiles(Path.Combine(stack.Store, from)))
-        {
-            var text = Path.GetFileName(file) == CheckpointFiles.Manifest ? File.ReadAllText(file).Replace(from, to, StringComparison.Ordinal) : null;
-            if (text is null)
-            {
-                File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
-            }
-            else
-            {
-                File.WriteAllText(Path.Combine(staging, Path.GetFileName(file)), text);
-            }
-        }
-
-        Directory.Move(staging, Path.Combine(stack.Store, to));
-        return to;
     }
 
     /// <summary>What an operator does after a restart: ask until the forwarded API answers again.</summary>

@@ -92,6 +92,27 @@ public sealed class TransportSecurityTests
     }
 
     [Fact]
+    public async Task RateLimitUnderMutualTls_IsKeyedByTheClientCertificate_NotTheSharedAddress()
+    {
+        var ct = TestContext.Current;
+        await using var stack = Stack.Create(mutualTls: true);
+        // One image per second in bursts of 5, per client: both clients below connect from 127.0.0.1.
+        await stack.StartInferenceAsync(ct, new Dictionary<string, string> { ["RateLimit:ImagesPerSecond"] = "1", ["RateLimit:Burst"] = "5" });
+        var tls = stack.Tls!;
+        var burst = new ClassifyBatchRequest { Requests = { Enumerable.Range(0, 5).Select(_ => new ClassifyRequest { Image = TestImage() }) } };
+
+        var first = stack.Classifier();
+        Assert.Equal(5, (await first.ClassifyBatchAsync(burst, deadline: DateTime.UtcNow + Call, cancellationToken: ct)).Responses.Count);
+        var refused = await Assert.ThrowsAsync<RpcException>(() => first.ClassifyBatchAsync(burst, deadline: DateTime.UtcNow + Call, cancellationToken: ct).ResponseAsync);
+        Assert.Equal(StatusCode.ResourceExhausted, refused.StatusCode);
+
+        // Another certificate from the same address has a bucket of its own.
+        using var channel = GrpcChannel.ForAddress(stack.InferenceAddress, new GrpcChannelOptions { HttpHandler = tls.Handler(tls.SecondClientCertificatePath, tls.SecondClientKeyPath), DisposeHttpClient = true });
+        var second = new Classifier.ClassifierClient(channel);
+        Assert.Equal(5, (await second.ClassifyBatchAsync(burst, deadline: DateTime.UtcNow + Call, cancellationToken: ct)).Responses.Count);
+    }
+
+    [Fact]
     public async Task CertificateWithAPlaintextEndpoint_RefusesToStart()
     {
         using var root = new TempDirectory();

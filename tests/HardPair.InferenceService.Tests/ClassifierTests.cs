@@ -288,7 +288,7 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
         // One image per forward pass and room for one waiting image: of 64 callers at once, some
         // must find the queue full (8 callers against a batcher that gathers for 500 ms could all
         // be drained in time on a slow machine).
-        await using var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxBatchSize"] = "1", ["Inference:QueueCapacity"] = "1" });
+        await using var host = await StartServingAsync(new Dictionary<string, string?> { ["Inference:MaxBatchSize"] = "1", ["Inference:QueueCapacity"] = "1", ["Inference:MaxRequestsPerBatchCall"] = "1" });
         var client = new Classifier.ClassifierClient(host.Channel);
 
         var calls = Enumerable.Range(0, 64).Select(i => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }, cancellationToken: TestContext.Current).ResponseAsync).ToList();

@@ -9,7 +9,7 @@ using static HardPair.InferenceService.Tests.TestImages;
 
 namespace HardPair.InferenceService.Tests;
 
-/// <summary>Per-client rate limiting of classification, with clients told apart by their real source address.</summary>
+/// <summary>Per-client rate limiting of classification: off by default; clients told apart by API key, or by their real source address when asked.</summary>
 [Collection(TorchCollection.Name)]
 public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
@@ -18,14 +18,15 @@ public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClass
     public void Dispose() => store.Dispose();
 
     [Fact]
-    public async Task A_flooding_client_is_refused_with_a_pushback_while_another_client_is_served()
+    public async Task ByPeerAddress_a_flooding_client_is_refused_with_a_pushback_while_another_client_is_served()
     {
         checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
-        // One image per second in bursts of 5.
+        // One image per second in bursts of 5, per source address.
         await using var host = await InferenceSettings.StartServingAsync(store.Path, new Dictionary<string, string?>
         {
             ["RateLimit:ImagesPerSecond"] = "1",
             ["RateLimit:Burst"] = "5",
+            ["RateLimit:Key"] = "PeerAddress",
         });
         var flooder = new Classifier.ClassifierClient(host.Channel);
         using var otherChannel = ChannelFrom(IPAddress.Parse("127.0.0.2"), host.Address);
@@ -55,6 +56,66 @@ public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClass
         // The flooder's bucket refills: a second later it is served again.
         await Task.Delay(TimeSpan.FromMilliseconds(1250), TestContext.Current);
         await flooder.ClassifyAsync(new ClassifyRequest { Image = image }, cancellationToken: TestContext.Current);
+    }
+
+    [Fact]
+    public async Task By_default_one_client_is_never_refused_however_much_it_sends()
+    {
+        checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        await using var host = await InferenceSettings.StartServingAsync(store.Path);
+        var client = new Classifier.ClassifierClient(host.Channel);
+        var batch = new ClassifyBatchRequest { Requests = { Enumerable.Range(0, 256).Select(i => new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }) } };
+
+        // 12 288 images from one address as fast as three callers can send them: past the old
+        // default bucket (4 000 at once, 2 000/s after) within seconds, and all answered.
+        var answered = await Task.WhenAll(Enumerable.Range(0, 3).Select(async _ =>
+        {
+            var images = 0;
+            for (var call = 0; call < 16; call++)
+            {
+                images += (await client.ClassifyBatchAsync(batch, cancellationToken: TestContext.Current)).Responses.Count;
+            }
+
+            return images;
+        }));
+
+        Assert.Equal(3 * 16 * 256, answered.Sum());
+    }
+
+    [Fact]
+    public async Task By_identity_each_API_key_has_its_own_bucket_an_unknown_key_is_unauthenticated_and_callers_without_one_share_a_bucket()
+    {
+        checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        using var secrets = new TempDirectory();
+        var keys = secrets.Combine("api-keys.txt");
+        File.WriteAllLines(keys, ["# clients of the limit", "alpha:alpha-key-0123456789abcdef", "beta: beta-key-0123456789abcdef"]);
+        await using var host = await InferenceSettings.StartServingAsync(store.Path, new Dictionary<string, string?>
+        {
+            ["RateLimit:ImagesPerSecond"] = "1",
+            ["RateLimit:Burst"] = "5",
+            ["RateLimit:ApiKeysFile"] = keys,
+        });
+        var client = new Classifier.ClassifierClient(host.Channel);
+        using var otherChannel = ChannelFrom(IPAddress.Parse("127.0.0.2"), host.Address);
+        var otherAddress = new Classifier.ClassifierClient(otherChannel);
+        var burst = new ClassifyBatchRequest { Requests = { Enumerable.Range(0, 5).Select(i => new ClassifyRequest { Image = Uint8(checkpoint.Test, i) }) } };
+        Metadata Key(string key) => new() { { ApiKeys.Header, key } };
+
+        // alpha spends its bucket; beta, on the same connection, still has its own.
+        await client.ClassifyBatchAsync(burst, Key("alpha-key-0123456789abcdef"), cancellationToken: TestContext.Current);
+        var alphaRefused = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyBatchAsync(burst, Key("alpha-key-0123456789abcdef"), cancellationToken: TestContext.Current).ResponseAsync);
+        await client.ClassifyBatchAsync(burst, Key("beta-key-0123456789abcdef"), cancellationToken: TestContext.Current);
+        var unknown = await Assert.ThrowsAsync<RpcException>(() => client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) }, Key("gamma-key-0123456789abcdef"), cancellationToken: TestContext.Current).ResponseAsync);
+
+        // Callers without a key share one bucket whatever their address (behind a proxy
+        // every address would be the proxy's).
+        await client.ClassifyBatchAsync(burst, cancellationToken: TestContext.Current);
+        var anonymousRefused = await Assert.ThrowsAsync<RpcException>(() => otherAddress.ClassifyBatchAsync(burst, cancellationToken: TestContext.Current).ResponseAsync);
+
+        Assert.Equal(StatusCode.ResourceExhausted, alphaRefused.StatusCode);
+        Assert.Equal(StatusCode.Unauthenticated, unknown.StatusCode);
+        Assert.Contains(ApiKeys.Header, unknown.Status.Detail, StringComparison.Ordinal);
+        Assert.Equal(StatusCode.ResourceExhausted, anonymousRefused.StatusCode);
     }
 
     /// <summary>A channel whose connections leave from <paramref name="source"/> (any 127.0.0.0/8 address is the loopback on Linux).</summary>

@@ -24,6 +24,11 @@ public sealed class TestCertificates
 
     public string ClientKeyPath => Path.Combine(Folder, "client.key");
 
+    /// <summary>A second client of the same CA (another identity from the same address).</summary>
+    public string SecondClientCertificatePath => Path.Combine(Folder, "client2.pem");
+
+    public string SecondClientKeyPath => Path.Combine(Folder, "client2.key");
+
     public string ForeignCertificatePath => Path.Combine(Folder, "foreign.pem");
 
     public string ForeignKeyPath => Path.Combine(Folder, "foreign.key");
@@ -37,6 +42,7 @@ public sealed class TestCertificates
         File.WriteAllText(set.CaPath, ca.ExportCertificatePem());
         Issue(ca, caKey, "CN=127.0.0.1", server: true, set.ServerCertificatePath, set.ServerKeyPath);
         Issue(ca, caKey, "CN=hardpair-test-client", server: false, set.ClientCertificatePath, set.ClientKeyPath);
+        Issue(ca, caKey, "CN=hardpair-test-client-2", server: false, set.SecondClientCertificatePath, set.SecondClientKeyPath);
 
         using var foreignKey = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var foreignCa = SelfSignedAuthority("CN=Somebody Else's CA", foreignKey);

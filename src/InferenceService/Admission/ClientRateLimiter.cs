@@ -8,7 +8,7 @@ using Microsoft.Extensions.Options;
 namespace HardPair.InferenceService.Admission;
 
 /// <summary>
-/// Admits classification work per client: a token bucket of images for each client identity (a
+/// Admits classification work per client: a token bucket of images for each client (a
 /// call costs one permit per image; a call larger than the bucket is refused outright), so
 /// one caller that floods the service is refused (RESOURCE_EXHAUSTED with a retry pushback)
 /// before its work reaches the batcher, and the others are served as before. Idle buckets are
@@ -19,14 +19,19 @@ public sealed class ClientRateLimiter : IDisposable
     /// <summary>The standard gRPC trailer telling a client how long to wait before retrying.</summary>
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
 
+    /// <summary>The bucket of callers with neither a client certificate nor an API key (under <see cref="RateLimitKey.Identity"/>).</summary>
+    public const string AnonymousClient = "anonymous";
+
     private readonly RateLimitOptions options;
+    private readonly ApiKeys apiKeys;
     private readonly InferenceMetrics metrics;
     private readonly PartitionedRateLimiter<string>? limiter;
 
-    public ClientRateLimiter(IOptions<RateLimitOptions> options, InferenceMetrics metrics)
+    public ClientRateLimiter(IOptions<RateLimitOptions> options, ApiKeys apiKeys, InferenceMetrics metrics)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.options = options.Value;
+        this.apiKeys = apiKeys;
         this.metrics = metrics;
         if (this.options.Enabled)
         {
@@ -64,7 +69,7 @@ public sealed class ClientRateLimiter : IDisposable
                 string.Create(CultureInfo.InvariantCulture, $"rate limit: a call of {images} images exceeds this client's burst of {options.Burst}; send smaller batches")));
         }
 
-        var client = ClientIdentity(context);
+        var client = ClientOf(context);
         using var lease = limiter.AttemptAcquire(client, images);
         if (lease.IsAcquired)
         {
@@ -82,15 +87,30 @@ public sealed class ClientRateLimiter : IDisposable
     }
 
     /// <summary>
-    /// The client certificate under mutual TLS (its SHA-256 thumbprint: subjects can repeat
-    /// across issuers), else the peer's IP address.
+    /// Whose bucket a call draws on. <see cref="RateLimitKey.Identity"/>: the client certificate
+    /// under mutual TLS (its SHA-256 thumbprint: subjects can repeat across issuers), else the
+    /// API key the call sends (UNAUTHENTICATED when it is not a configured one), else the shared
+    /// anonymous bucket. <see cref="RateLimitKey.PeerAddress"/>: the peer's IP address.
     /// </summary>
-    internal static string ClientIdentity(ServerCallContext context)
+    internal string ClientOf(ServerCallContext context)
     {
         var connection = context.GetHttpContext().Connection;
-        return connection.ClientCertificate is { } certificate
-            ? "cert:" + certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256)
-            : "ip:" + (connection.RemoteIpAddress?.ToString() ?? context.Peer);
+        if (options.Key == RateLimitKey.PeerAddress)
+        {
+            return "ip:" + (connection.RemoteIpAddress?.ToString() ?? context.Peer);
+        }
+
+        if (connection.ClientCertificate is { } certificate)
+        {
+            return "cert:" + certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        }
+
+        if (apiKeys.Configured && context.RequestHeaders.GetValue(ApiKeys.Header) is { } key)
+        {
+            return "key:" + (apiKeys.NameOf(key) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, $"the {ApiKeys.Header} header holds no key this service knows")));
+        }
+
+        return AnonymousClient;
     }
 
     public void Dispose() => limiter?.Dispose();

@@ -9,25 +9,6 @@ using static TorchSharp.torch;
 
 namespace HardPair.InferenceService.Batching;
 
-/// <summary>One image's answer: calibrated probabilities and the model that produced them.</summary>
-public sealed record InferenceResult(float[] Probabilities, ModelDescription Model);
-
-/// <summary>An image handed to the batcher, already validated against <see cref="Model"/>'s input shape; <see cref="Trace"/> is the request's span (for the batch's link).</summary>
-internal sealed record PendingInference(float[] Pixels, ModelDescription Model, TaskCompletionSource<InferenceResult> Completion, CancellationToken Cancellation, CancellationTokenRegistration OnCancel, long EnqueuedAt, ActivityContext Trace)
-{
-    public void Answer(InferenceResult result)
-    {
-        Completion.TrySetResult(result);
-        OnCancel.Unregister();
-    }
-
-    public void Fail(Exception error)
-    {
-        Completion.TrySetException(error);
-        OnCancel.Unregister();
-    }
-}
-
 /// <summary>Thrown when the queue is full: the caller gets RESOURCE_EXHAUSTED.</summary>
 public sealed class QueueFullException() : Exception("the inference queue is full");
 
@@ -38,72 +19,99 @@ public sealed class NoModelException() : Exception("no model is loaded yet");
 public sealed class ModelChangedException(string message) : Exception(message);
 
 /// <summary>
-/// Dynamic batching: a bounded queue; the first waiting image opens a batch that closes when it
-/// is full or after the queue delay; one lease and one forward pass per batch (so a batch never
-/// mixes versions); cancelled or expired requests are dropped before the forward. Closed batches
-/// go to <see cref="InferenceOptions.Executors"/> executor threads, each with its share of the
-/// Torch threads; while they compute, the next batch gathers, and it is handed over when an
-/// executor is idle, with whatever queued meanwhile added.
+/// Dynamic batching: calls queue whole (bounded in images, <see cref="InferenceOptions.QueueCapacity"/>);
+/// a forward batch of up to <see cref="InferenceOptions.MaxBatchSize"/> images is filled from
+/// them by the <see cref="InferenceOptions.QueuePolicy"/> when an executor is idle (after the
+/// optional window), on one model: each call is pinned to one version from its first forward pass
+/// to its last, so neither a batch nor a call mixes versions. Cancelled or expired calls are
+/// dropped before the forward. Closed batches go to <see cref="InferenceOptions.Executors"/>
+/// executor threads, each with its share of the Torch threads; while they compute, the next batch
+/// gathers.
 /// </summary>
 public sealed partial class InferenceBatcher : BackgroundService
 {
-    private readonly Channel<PendingInference> queue;
-    private readonly Channel<List<PendingInference>> ready = Channel.CreateUnbounded<List<PendingInference>>(
+    private readonly CallQueue queue;
+    private readonly Channel<ForwardBatch> ready = Channel.CreateUnbounded<ForwardBatch>(
         new UnboundedChannelOptions { SingleWriter = true });
     private readonly SemaphoreSlim idleExecutors;
     private readonly ModelHost host;
     private readonly InferenceOptions options;
     private readonly InferenceMetrics metrics;
+    private readonly TimeProvider time;
     private readonly ILogger<InferenceBatcher> logger;
 
-    public InferenceBatcher(ModelHost host, IOptions<InferenceOptions> options, InferenceMetrics metrics, ILogger<InferenceBatcher> logger)
+    public InferenceBatcher(ModelHost host, IOptions<InferenceOptions> options, InferenceMetrics metrics, TimeProvider time, ILogger<InferenceBatcher> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.host = host;
         this.options = options.Value;
         this.metrics = metrics;
+        this.time = time;
         this.logger = logger;
-        queue = Channel.CreateBounded<PendingInference>(new BoundedChannelOptions(this.options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        queue = new CallQueue(this.options.QueueCapacity, this.options.QueuePolicy);
         idleExecutors = new SemaphoreSlim(this.options.Executors);
     }
 
     /// <summary>Queues one image (already validated against <paramref name="model"/>) and waits for its answer.</summary>
-    public Task<InferenceResult> InferAsync(float[] pixels, ModelDescription model, CancellationToken cancellationToken)
-    {
-        cancellationToken.ThrowIfCancellationRequested();
-        var completion = new TaskCompletionSource<InferenceResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+    public async Task<InferenceResult> InferAsync(float[] pixels, ModelDescription model, CancellationToken cancellationToken) =>
+        (await InferAsync([pixels], model, cancellationToken))[0];
 
-        // A caller that gives up is answered at once; the batcher skips its image. Whoever
-        // answers it removes this registration.
-        var onCancel = cancellationToken.Register(() => completion.TrySetCanceled(cancellationToken));
-        if (!queue.Writer.TryWrite(new PendingInference(pixels, model, completion, cancellationToken, onCancel, Stopwatch.GetTimestamp(), Activity.Current?.Context ?? default)))
+    /// <summary>
+    /// Queues a call's images (already validated against <paramref name="model"/>) and waits for
+    /// their answers, in order, all from one model version.
+    /// </summary>
+    public Task<IReadOnlyList<InferenceResult>> InferAsync(IReadOnlyList<float[]> images, ModelDescription model, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(images);
+        ArgumentOutOfRangeException.ThrowIfZero(images.Count);
+        cancellationToken.ThrowIfCancellationRequested();
+        var call = new PendingCall(images, model, Stopwatch.GetTimestamp(), Activity.Current?.Context ?? default, cancellationToken);
+
+        // A caller that gives up is answered at once and its images leave the queue; whatever of
+        // it is already in a forward pass is computed and dropped.
+        call.OnCancel = cancellationToken.Register(() =>
         {
-            onCancel.Dispose();
-            throw new QueueFullException();
+            queue.Withdraw(call);
+            call.Cancel();
+        });
+        try
+        {
+            if (!queue.TryEnqueue(call))
+            {
+                throw new QueueFullException();
+            }
+        }
+        catch
+        {
+            call.OnCancel.Dispose();
+            throw;
         }
 
-        return completion.Task;
+        return call.Completion;
     }
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         var threadsEach = Math.Max(1, (Shared.Torch.TorchRuntime.Current?.Threads ?? Environment.ProcessorCount) / options.Executors);
         var executors = Enumerable.Range(0, options.Executors).Select(i => StartExecutor(i, threadsEach)).ToArray();
-        // Whatever the batch in hand holds when the host stops is answered below, not dropped.
-        List<PendingInference>? batch = null;
         try
         {
-            while (await queue.Reader.WaitToReadAsync(stoppingToken))
+            while (true)
             {
-                batch = new List<PendingInference>(options.MaxBatchSize);
-                await GatherAsync(batch, stoppingToken);
+                await queue.ArrivalAsync(1).WaitAsync(stoppingToken);
+                await GatherAsync(stoppingToken);
 
-                // A closed batch is handed over only to an idle executor; images that queued
-                // while it waited join it (up to the batch size).
+                // A batch is filled only when an executor is idle, with whatever waits by then
+                // (up to the batch size).
                 await idleExecutors.WaitAsync(stoppingToken);
-                TopUp(batch);
-                ready.Writer.TryWrite(batch);
-                batch = null;
+                if (queue.Take(options.MaxBatchSize, host) is { } batch)
+                {
+                    ready.Writer.TryWrite(batch);
+                }
+                else
+                {
+                    idleExecutors.Release();
+                }
             }
         }
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
@@ -112,44 +120,45 @@ public sealed partial class InferenceBatcher : BackgroundService
         }
 
         ready.Writer.TryComplete();
-        batch?.ForEach(p => p.Fail(new NoModelException()));
-        while (queue.Reader.TryRead(out var left))
+        foreach (var call in queue.Close())
         {
-            left.Fail(new NoModelException());
+            call.Fail(new NoModelException());
         }
 
         // Batches already handed over are computed and answered before the host stops.
         await Task.WhenAll(executors);
     }
 
-    private async Task GatherAsync(List<PendingInference> batch, CancellationToken stoppingToken)
+    /// <summary>
+    /// Waits, within the window, until a full batch waits, or (sooner) until arrivals have paused
+    /// for the arrival gap. Without a window it returns at once.
+    /// </summary>
+    private async Task GatherAsync(CancellationToken stoppingToken)
     {
-        var closesAt = Stopwatch.GetTimestamp() + (long)(options.MaxQueueDelay.TotalSeconds * Stopwatch.Frequency);
-        while (batch.Count < options.MaxBatchSize)
+        var closesAt = time.GetTimestamp() + (long)(options.MaxQueueDelay.TotalSeconds * time.TimestampFrequency);
+        while (true)
         {
-            if (queue.Reader.TryRead(out var item))
+            var remaining = time.GetElapsedTime(time.GetTimestamp(), closesAt);
+            if (remaining <= TimeSpan.Zero)
             {
-                batch.Add(item);
-                continue;
+                return;
             }
 
-            // The queue is empty: wait for the next image until the window ends or, sooner,
-            // until arrivals have paused for the arrival gap.
-            var remaining = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), closesAt);
+            var arrival = queue.ArrivalAsync(options.MaxBatchSize);
+            if (arrival.IsCompleted)
+            {
+                return;
+            }
+
             var gap = options.MaxArrivalGap;
-            var wait = gap > TimeSpan.Zero && gap < remaining ? gap : remaining;
-            if (remaining <= TimeSpan.Zero || !await WaitAsync(wait, stoppingToken))
+            try
             {
-                break;
+                await arrival.WaitAsync(gap > TimeSpan.Zero && gap < remaining ? gap : remaining, time, stoppingToken);
             }
-        }
-    }
-
-    private void TopUp(List<PendingInference> batch)
-    {
-        while (batch.Count < options.MaxBatchSize && queue.Reader.TryRead(out var item))
-        {
-            batch.Add(item);
+            catch (TimeoutException)
+            {
+                return;
+            }
         }
     }
 
@@ -189,99 +198,53 @@ public sealed partial class InferenceBatcher : BackgroundService
         return stopped.Task;
     }
 
-    private async Task<bool> WaitAsync(TimeSpan timeout, CancellationToken stoppingToken)
+    /// <summary>An executor never dies of a batch: whatever escapes <see cref="Run"/> fails that batch's calls alone.</summary>
+    private void RunGuarded(ForwardBatch batch)
     {
-        using var delay = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken);
-        delay.CancelAfter(timeout);
-        try
-        {
-            return await queue.Reader.WaitToReadAsync(delay.Token);
-        }
-        catch (OperationCanceledException) when (!stoppingToken.IsCancellationRequested)
-        {
-            return false;
-        }
-    }
-
-    /// <summary>An executor never dies of a batch: whatever escapes <see cref="Run"/> fails that batch alone.</summary>
-    private void RunGuarded(List<PendingInference> batch)
-    {
+        using var lease = batch.Lease;
         try
         {
             Run(batch);
         }
         catch (Exception ex)
         {
-            LogBatchFailed(logger, ex, "(unknown)", batch.Count);
-            batch.ForEach(p => p.Fail(ex));
+            LogBatchFailed(logger, ex, lease.Model.Version, batch.Images);
+            foreach (var slice in batch.Slices)
+            {
+                slice.Call.Fail(ex);
+            }
         }
     }
 
-    private void Run(List<PendingInference> batch)
+    private void Run(ForwardBatch batch)
     {
-        var live = new List<PendingInference>(batch.Count);
-        foreach (var pending in batch)
-        {
-            if (pending.Cancellation.IsCancellationRequested || pending.Completion.Task.IsCompleted)
-            {
-                // Answered here: a token can read cancelled before its callbacks have run, and
-                // unregistering then would leave the caller waiting for ever.
-                pending.Completion.TrySetCanceled(pending.Cancellation);
-                pending.OnCancel.Unregister();
-            }
-            else
-            {
-                live.Add(pending);
-            }
-        }
-
+        // A call cancelled (or failed in another batch) since it was taken is not computed.
+        var live = batch.Slices.Where(s => !s.Call.IsFinished).ToList();
         if (live.Count == 0)
         {
             return;
         }
 
-        using var lease = host.TryAcquire();
-        if (lease is null)
-        {
-            live.ForEach(p => p.Fail(new NoModelException()));
-            return;
-        }
-
-        var model = lease.Model.Description;
-        var fits = new List<PendingInference>(live.Count);
-        foreach (var pending in live)
-        {
-            if (pending.Model.InputShape == model.InputShape && pending.Model.ClassNames.Count == model.ClassNames.Count)
-            {
-                fits.Add(pending);
-            }
-            else
-            {
-                pending.Fail(new ModelChangedException($"the model changed to {model.Version} (input {model.InputShape}) while the request waited; retry"));
-            }
-        }
-
-        if (fits.Count == 0)
-        {
-            return;
-        }
-
-        using var span = InferenceTracing.StartBatch(fits, model.Version);
+        var model = batch.Lease.Model;
+        var size = live.Sum(s => s.Count);
+        using var span = InferenceTracing.StartBatch(live.Select(s => s.Call.Trace), size, model.Version);
         try
         {
-            var probabilities = Forward(lease.Model, fits);
+            var probabilities = Forward(model, live, size);
             var now = Stopwatch.GetTimestamp();
-            metrics.Batch(fits.Count, fits.Select(p => Stopwatch.GetElapsedTime(p.EnqueuedAt, now)));
-            for (var i = 0; i < fits.Count; i++)
+            metrics.Batch(size, live.SelectMany(s => Enumerable.Repeat(Stopwatch.GetElapsedTime(s.Call.EnqueuedAt, now), s.Count)));
+            var offset = 0;
+            foreach (var slice in live)
             {
-                fits[i].Answer(new InferenceResult(probabilities[i], model));
+                slice.Call.Answer(slice.Start, probabilities.AsSpan(offset, slice.Count), model.Description);
+                offset += slice.Count;
             }
         }
         catch (Exception ex) when (ex is not OutOfMemoryException)
         {
-            LogBatchFailed(logger, ex, model.Version, fits.Count);
+            LogBatchFailed(logger, ex, model.Version, size);
             span?.SetStatus(ActivityStatusCode.Error, ex.Message);
-            fits.ForEach(p => p.Fail(ex));
+            live.ForEach(s => s.Call.Fail(ex));
         }
     }
 
@@ -291,23 +254,27 @@ public sealed partial class InferenceBatcher : BackgroundService
     /// Fashion-MNIST images is 200 KB, and a managed array that size per batch lands on the large
     /// object heap, whose collections (gen 2, in the background) cost ~2% of the service's CPU.
     /// </summary>
-    private static float[][] Forward(ServingModel model, List<PendingInference> batch)
+    private static float[][] Forward(ServingModel model, List<CallSlice> batch, int size)
     {
         var shape = model.Description.InputShape;
         using var scope = torch.NewDisposeScope();
         using var inference = torch.inference_mode();
-        var images = torch.empty([batch.Count, shape.Channels, shape.Height, shape.Width], ScalarType.Float32);
+        var images = torch.empty([size, shape.Channels, shape.Height, shape.Width], ScalarType.Float32);
         var input = MemoryMarshal.Cast<byte, float>(images.bytes);
-        for (var i = 0; i < batch.Count; i++)
+        var row = 0;
+        foreach (var slice in batch)
         {
-            batch[i].Pixels.CopyTo(input.Slice(i * shape.Elements, shape.Elements));
+            for (var i = 0; i < slice.Count; i++, row++)
+            {
+                slice.Call.Images[slice.Start + i].CopyTo(input.Slice(row * shape.Elements, shape.Elements));
+            }
         }
 
         var probabilities = model.Network.forward(images.to(Shared.Torch.TorchRuntime.Device)).div(model.Description.Temperature).softmax(1).cpu().contiguous();
         var classes = (int)probabilities.shape[1];
         ReadOnlySpan<float> flat = MemoryMarshal.Cast<byte, float>(probabilities.bytes);
-        var answers = new float[batch.Count][];
-        for (var i = 0; i < batch.Count; i++)
+        var answers = new float[size][];
+        for (var i = 0; i < size; i++)
         {
             answers[i] = flat.Slice(i * classes, classes).ToArray();
         }

@@ -17,16 +17,16 @@ public static class InferenceTracing
     internal static readonly ActivitySource Source = new(SourceName);
 
     /// <summary>The batch's span, or null when nobody listens (then nothing is allocated).</summary>
-    internal static Activity? StartBatch(IReadOnlyList<PendingInference> batch, string version)
+    internal static Activity? StartBatch(IEnumerable<ActivityContext> traces, int size, string version)
     {
         if (!Source.HasListeners())
         {
             return null;
         }
 
-        var links = batch.Select(p => p.Trace).Where(c => c != default).Distinct().Select(c => new ActivityLink(c));
+        var links = traces.Where(c => c != default).Distinct().Select(c => new ActivityLink(c));
         var activity = Source.StartActivity(BatchSpan, ActivityKind.Internal, parentContext: default, links: links);
-        activity?.SetTag("hardpair.batch.size", batch.Count);
+        activity?.SetTag("hardpair.batch.size", size);
         activity?.SetTag("hardpair.model.version", version);
         return activity;
     }

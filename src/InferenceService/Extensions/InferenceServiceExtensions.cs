@@ -40,6 +40,7 @@ public static class InferenceServiceExtensions
         services.AddSingleton<ModelCatalog>();
         services.AddSingleton<InferenceMetrics>();
         services.AddSingleton<RobustnessProber>();
+        services.AddSingleton<ApiKeys>();
         services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<SidecarForwarder>();
         services.AddResiliencePipeline(SidecarForwarder.PipelineName, (pipeline, context) =>

@@ -74,6 +74,23 @@ public sealed class ServingModel
         }
     }
 
+    /// <summary>A lease unless the model is retired (then it no longer takes new work).</summary>
+    internal ModelLease? TryLease() => TryAddLease() ? new ModelLease(this) : null;
+
+    /// <summary>
+    /// Another lease for one who holds a lease already: granted even once retired, since the
+    /// weights cannot be freed while that lease is held.
+    /// </summary>
+    internal ModelLease ShareLease()
+    {
+        lock (gate)
+        {
+            ObjectDisposedException.ThrowIf(disposed || leases == 0, this);
+            leases++;
+            return new ModelLease(this);
+        }
+    }
+
     internal void ReleaseLease()
     {
         lock (gate)

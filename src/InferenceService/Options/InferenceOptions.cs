@@ -3,7 +3,7 @@ using System.ComponentModel.DataAnnotations;
 namespace HardPair.InferenceService.Options;
 
 /// <summary>Serving: the batcher, request limits, the store watch and the signals.</summary>
-public sealed class InferenceOptions
+public sealed class InferenceOptions : IValidatableObject
 {
     public const string SectionName = "Inference";
 
@@ -45,9 +45,22 @@ public sealed class InferenceOptions
     [Range(typeof(TimeSpan), "00:00:00", "00:00:01")]
     public TimeSpan MaxArrivalGap { get; set; } = TimeSpan.Zero;
 
-    /// <summary>Requests waiting beyond this are refused with RESOURCE_EXHAUSTED.</summary>
+    /// <summary>
+    /// Images that may wait for a forward pass; a call whose images do not fit is refused with
+    /// RESOURCE_EXHAUSTED. At least <see cref="MaxRequestsPerBatchCall"/>.
+    /// </summary>
     [Range(1, 1_000_000)]
     public int QueueCapacity { get; set; } = 1024;
+
+    /// <summary>
+    /// How a forward batch is filled from the waiting calls. <c>RoundRobin</c> (the default): the
+    /// batch's places are dealt one image at a time to the waiting calls, oldest first, so a
+    /// one-image call waits for the forward pass in progress and at most one more however many
+    /// large batch calls queued before it (while fewer calls than <see cref="MaxBatchSize"/>
+    /// wait). <c>Fifo</c>: images in arrival order; a call waits behind every image queued before
+    /// it (up to <see cref="QueueCapacity"/>), which maximises nothing but strict arrival order.
+    /// </summary>
+    public QueuePolicy QueuePolicy { get; set; } = QueuePolicy.RoundRobin;
 
     /// <summary>Most images in one ClassifyBatch call.</summary>
     [Range(1, 100_000)]
@@ -79,4 +92,29 @@ public sealed class InferenceOptions
     /// <summary>Probes running at once; more wait (within their deadline) so probes cannot starve plain calls.</summary>
     [Range(1, 64)]
     public int MaxConcurrentProbes { get; set; } = 1;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (MaxRequestsPerBatchCall > QueueCapacity)
+        {
+            yield return new ValidationResult(
+                $"MaxRequestsPerBatchCall ({MaxRequestsPerBatchCall}) must not exceed QueueCapacity ({QueueCapacity}): a call queues whole, and a larger one could never be admitted.",
+                [nameof(MaxRequestsPerBatchCall), nameof(QueueCapacity)]);
+        }
+
+        if (!Enum.IsDefined(QueuePolicy))
+        {
+            yield return new ValidationResult($"QueuePolicy must be RoundRobin or Fifo, not {QueuePolicy}.", [nameof(QueuePolicy)]);
+        }
+    }
+}
+
+/// <summary>How the batcher fills a forward batch from the waiting calls (<see cref="InferenceOptions.QueuePolicy"/>).</summary>
+public enum QueuePolicy
+{
+    /// <summary>Places dealt one image at a time to the waiting calls, oldest first.</summary>
+    RoundRobin,
+
+    /// <summary>Images in arrival order.</summary>
+    Fifo,
 }

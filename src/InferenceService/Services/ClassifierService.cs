@@ -33,9 +33,12 @@ public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, 
 
             rateLimiter.Admit(context, request.Requests.Count);
 
-            var inputs = request.Requests.Select((r, i) => Validate(r, model, $"requests[{i}].", violations)).ToList();
+            var inputs = request.Requests.Select((r, i) => Validate(r, model, $"requests[{i}].", violations)!).ToList();
             violations.ThrowIfAny();
-            var answers = await Task.WhenAll(inputs.Select((pixels, i) => AnswerAsync(request.Requests[i], pixels!, model, context)));
+
+            // One call in the batcher: all its images are answered by one model version.
+            var results = await batcher.InferAsync(inputs, model, context.CancellationToken);
+            var answers = await Task.WhenAll(results.Select((result, i) => RespondAsync(request.Requests[i], inputs[i], result, context)));
             return new ClassifyBatchResponse { Responses = { answers } };
         });
 
@@ -58,7 +61,8 @@ public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, 
         var violations = new RequestViolations();
         var pixels = Validate(request, model, prefix, violations);
         violations.ThrowIfAny();
-        return await AnswerAsync(request, pixels!, model, context);
+        var result = await batcher.InferAsync(pixels!, model, context.CancellationToken);
+        return await RespondAsync(request, pixels!, result, context);
     }
 
     private float[]? Validate(ClassifyRequest request, ModelDescription model, string prefix, RequestViolations violations)
@@ -76,9 +80,8 @@ public sealed class ClassifierService(ModelHost host, InferenceBatcher batcher, 
         return ImageInput.Read(request.Image, model.InputShape, $"{prefix}image", violations);
     }
 
-    private async Task<ClassifyResponse> AnswerAsync(ClassifyRequest request, float[] pixels, ModelDescription model, ServerCallContext context)
+    private async Task<ClassifyResponse> RespondAsync(ClassifyRequest request, float[] pixels, InferenceResult result, ServerCallContext context)
     {
-        var result = await batcher.InferAsync(pixels, model, context.CancellationToken);
         var response = SignalBuilder.Build(result, request.TopK == 0 ? settings.DefaultTopK : request.TopK, settings);
         response.RequestId = request.RequestId;
         if (response.HardPair.Ambiguous)
