@@ -24,6 +24,7 @@ namespace HardPair.Bench.Serving;
 ///   start the benchmark itself (the load generator) under taskset -c on the other CPUs.
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
 ///   dotnet run -c Release --project bench/Serving -- --soak [--minutes 10]   (see SoakBenchmark)
+///   dotnet run -c Release --project bench/Serving -- --fairness [--seconds 10]   (see FairnessBenchmark)
 /// </summary>
 public static class ServingBenchmark
 {
@@ -63,6 +64,11 @@ public static class ServingBenchmark
         if (args.Contains("--hot-swap"))
         {
             return await HotSwapBenchmark.RunAsync(root, output);
+        }
+
+        if (args.Contains("--fairness"))
+        {
+            return await FairnessBenchmark.RunAsync(root, output, TimeSpan.FromSeconds(seconds));
         }
 
         if (args.Contains("--soak"))
