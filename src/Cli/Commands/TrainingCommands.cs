@@ -17,6 +17,8 @@ internal static class TrainingCommands
         {
             Method = line.Optional("method") ?? "",
             Reason = line.Optional("reason") ?? $"hardpair retrain by {Environment.UserName}",
+            // One id for this command, whatever retries happen on the way: one run.
+            RequestId = "cli-" + Guid.NewGuid().ToString("N"),
         };
         if (line.Optional("epochs") is not null)
         {
@@ -140,7 +142,7 @@ internal static class TrainingCommands
         var source = line.Optional("source") ?? "hardpair-cli";
         using var connection = Connection.Open(line, environment);
         line.RejectUnknown(line.Positionals.Count);
-        var request = new SubmitExamplesRequest { Source = source };
+        var request = new SubmitExamplesRequest { Source = source, RequestId = "cli-" + Guid.NewGuid().ToString("N") };
         request.Examples.Add(new LabelledExample { Pixels = Google.Protobuf.ByteString.CopyFrom(ImageSource.GrayPixels(image)), Label = label });
         var reply = await connection.Admin.SubmitLabeledExamplesAsync(request, cancellationToken: cancellationToken);
         output.WriteLine($"stored {description} as label {label}; the feedback log holds {reply.TotalExamples} example(s)");

@@ -58,14 +58,34 @@ public sealed class SidecarForwarder : IDisposable
             .AddTimeout(options.Timeout);
     }
 
-    public Task<Run> StartRunAsync(StartRunRequest request, CancellationToken cancellationToken) =>
-        CallAsync(token => client.StartRunAsync(request, headers, cancellationToken: token).ResponseAsync, cancellationToken);
+    /// <summary>Queues a run; every attempt carries the same request id (the caller's, else a new one), so a retry returns the run the first attempt queued.</summary>
+    public Task<Run> StartRunAsync(StartRunRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.RequestId.Length == 0)
+        {
+            request = new StartRunRequest(request) { RequestId = NewRequestId() };
+        }
+
+        return CallAsync(token => client.StartRunAsync(request, headers, cancellationToken: token).ResponseAsync, cancellationToken);
+    }
 
     public Task<TrainerStatus> GetStatusAsync(CancellationToken cancellationToken) =>
         CallAsync(token => client.GetStatusAsync(new GetStatusRequest(), headers, cancellationToken: token).ResponseAsync, cancellationToken);
 
-    public Task<SubmitExamplesResponse> SubmitExamplesAsync(SubmitExamplesRequest request, CancellationToken cancellationToken) =>
-        CallAsync(token => client.SubmitExamplesAsync(request, headers, cancellationToken: token).ResponseAsync, cancellationToken);
+    /// <summary>Stores labelled examples; every attempt carries the same request id (the caller's, else a new one), so a retry stores nothing twice.</summary>
+    public Task<SubmitExamplesResponse> SubmitExamplesAsync(SubmitExamplesRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.RequestId.Length == 0)
+        {
+            request = new SubmitExamplesRequest(request) { RequestId = NewRequestId() };
+        }
+
+        return CallAsync(token => client.SubmitExamplesAsync(request, headers, cancellationToken: token).ResponseAsync, cancellationToken);
+    }
+
+    private static string NewRequestId() => "admin-" + Guid.NewGuid().ToString("N");
 
     /// <summary>A stream is not retried mid-way; opening it fails fast like the other calls.</summary>
     public AsyncServerStreamingCall<RunEvent> WatchRun(WatchRunRequest request, CancellationToken cancellationToken) =>

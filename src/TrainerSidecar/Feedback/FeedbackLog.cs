@@ -8,10 +8,14 @@ namespace HardPair.TrainerSidecar.Feedback;
 
 /// <summary>
 /// Labelled feedback examples in append-only files. A record is
-/// <c>[magic u32][payload length u32][crc32 u32][payload]</c>, the payload
-/// <c>[label u16][source length u16][source utf-8][pixels]</c>. An append is flushed to disk
-/// (fsync) before it returns, so an acknowledged example survives a crash. On open, a torn last
-/// record (a crash mid-append, never acknowledged) is cut off; damage anywhere else is refused.
+/// <c>[magic u32][payload length u32][crc32 u32][payload]</c>. An example's payload (magic
+/// "FPB1") is <c>[label u16][source length u16][source utf-8][pixels]</c>; each append (one
+/// SubmitExamples call) starts with a call record (magic "FPC1") whose payload is
+/// <c>[request id length u16][request id utf-8][examples u32]</c>, so that a retried call is
+/// recognised by its id — across restarts too — and stored once. An append is one write, flushed
+/// to disk (fsync) before it returns, so an acknowledged example survives a crash. On open, a torn
+/// last append (a crash mid-write, never acknowledged) is cut off whole, from its call record on;
+/// damage anywhere else is refused. Files written before call records existed read as before.
 /// <para>
 /// With several sidecars on one shared state folder (replicas with leader election) each appends
 /// to a file of its own, <c>feedback-&lt;writer&gt;.log</c>: appends from two machines to one file
@@ -23,7 +27,12 @@ namespace HardPair.TrainerSidecar.Feedback;
 public sealed partial class FeedbackLog : IDisposable
 {
     public const string FileName = "feedback.log";
+
+    /// <summary>Longest request id (UTF-8 bytes) a call record holds.</summary>
+    public const int MaxRequestIdBytes = 512;
+
     private const uint Magic = 0x31425046; // "FPB1" little-endian
+    private const uint CallMagic = 0x31435046; // "FPC1" little-endian
     private const int HeaderBytes = 12;
 
     private readonly SemaphoreSlim gate = new(1, 1);
@@ -31,8 +40,11 @@ public sealed partial class FeedbackLog : IDisposable
     private readonly string folder;
     private readonly Lock othersGate = new();
 
-    // Other writers' files, counted up to the end of their last whole record so far.
+    // Other writers' files, counted up to the end of their last whole append so far.
     private readonly Dictionary<string, (long Position, long Records)> others = new(StringComparer.Ordinal);
+
+    // Every stored call's request id (every writer's), with its number of examples.
+    private readonly Dictionary<string, int> calls = new(StringComparer.Ordinal);
     private long count;
 
     public FeedbackLog(string folder, ImageShape shape, string? writer = null)
@@ -50,7 +62,7 @@ public sealed partial class FeedbackLog : IDisposable
         var created = !File.Exists(Path);
         using (var stream = new FileStream(Path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.Read))
         {
-            var (records, validLength) = Scan(stream, Path, shape, onRecord: null);
+            var (records, validLength) = Scan(stream, Path, shape, onRecord: null, onCall: Remember);
             if (validLength < stream.Length)
             {
                 TornBytes = stream.Length - validLength;
@@ -79,19 +91,40 @@ public sealed partial class FeedbackLog : IDisposable
     /// <summary>Examples in every writer's file (this sidecar's own and, read as they grow, the others').</summary>
     public long Count => Interlocked.Read(ref count) + CountOthers();
 
-    /// <summary>Appends the examples as one write to this sidecar's file and fsyncs; returns <see cref="Count"/> after it.</summary>
-    public async Task<long> AppendAsync(IReadOnlyList<(byte[] Pixels, int Label)> examples, string source, CancellationToken cancellationToken)
+    /// <summary>Appends the examples as one call with a fresh request id; returns <see cref="Count"/> after it.</summary>
+    public async Task<long> AppendAsync(IReadOnlyList<(byte[] Pixels, int Label)> examples, string source, CancellationToken cancellationToken) =>
+        (await AppendAsync(examples, source, Guid.NewGuid().ToString("N"), cancellationToken)).Total;
+
+    /// <summary>
+    /// Appends the examples, behind a call record holding <paramref name="requestId"/>, as one
+    /// write to this sidecar's file and fsyncs — unless a call with that id is stored already (in
+    /// any writer's file): then nothing is written, and the answer says so.
+    /// </summary>
+    public async Task<FeedbackAppend> AppendAsync(IReadOnlyList<(byte[] Pixels, int Label)> examples, string source, string requestId, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(examples);
         ArgumentNullException.ThrowIfNull(source);
+        ArgumentException.ThrowIfNullOrEmpty(requestId);
         var sourceBytes = Encoding.UTF8.GetBytes(source);
         if (sourceBytes.Length > ushort.MaxValue)
         {
             throw new ArgumentException("source is too long", nameof(source));
         }
 
+        var idBytes = Encoding.UTF8.GetBytes(requestId);
+        if (idBytes.Length > MaxRequestIdBytes)
+        {
+            throw new ArgumentException($"the request id is longer than {MaxRequestIdBytes} bytes", nameof(requestId));
+        }
+
+        var callBytes = HeaderBytes + 2 + idBytes.Length + 4;
         var recordBytes = HeaderBytes + 4 + sourceBytes.Length + shape.Elements;
-        var buffer = new byte[recordBytes * examples.Count];
+        var buffer = new byte[callBytes + (recordBytes * examples.Count)];
+        var call = buffer.AsSpan(0, callBytes);
+        BinaryPrimitives.WriteUInt16LittleEndian(call[HeaderBytes..], (ushort)idBytes.Length);
+        idBytes.CopyTo(call[(HeaderBytes + 2)..]);
+        BinaryPrimitives.WriteUInt32LittleEndian(call[(HeaderBytes + 2 + idBytes.Length)..], (uint)examples.Count);
+        Seal(call, CallMagic);
         for (var i = 0; i < examples.Count; i++)
         {
             var (pixels, label) = examples[i];
@@ -100,33 +133,49 @@ public sealed partial class FeedbackLog : IDisposable
                 throw new ArgumentException($"example {i} is not a {shape} image with a label", nameof(examples));
             }
 
-            var record = buffer.AsSpan(i * recordBytes, recordBytes);
+            var record = buffer.AsSpan(callBytes + (i * recordBytes), recordBytes);
             var payload = record[HeaderBytes..];
             BinaryPrimitives.WriteUInt16LittleEndian(payload, (ushort)label);
             BinaryPrimitives.WriteUInt16LittleEndian(payload[2..], (ushort)sourceBytes.Length);
             sourceBytes.CopyTo(payload[4..]);
             pixels.CopyTo(payload[(4 + sourceBytes.Length)..]);
-            BinaryPrimitives.WriteUInt32LittleEndian(record, Magic);
-            BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)payload.Length);
-            BinaryPrimitives.WriteUInt32LittleEndian(record[8..], Crc32.HashToUInt32(payload));
+            Seal(record, Magic);
         }
 
         await gate.WaitAsync(cancellationToken);
         try
         {
+            // The other writers' files are read up to now first, so a retry that reached another
+            // replica's file is found too.
+            CountOthers();
+            int stored;
+            lock (calls)
+            {
+                if (!calls.TryGetValue(requestId, out stored))
+                {
+                    stored = -1;
+                }
+            }
+
+            if (stored >= 0)
+            {
+                return new FeedbackAppend(stored, Count, Duplicate: true);
+            }
+
             // Past this point the append is not abandoned on cancellation: half an append is
             // what the torn-tail recovery is for, but a caller must never be told "no" after "yes".
             using var stream = new FileStream(Path, FileMode.Append, FileAccess.Write, FileShare.Read);
             stream.Write(buffer);
             stream.Flush(flushToDisk: true);
             Interlocked.Add(ref count, examples.Count);
+            Remember(requestId, examples.Count);
         }
         finally
         {
             gate.Release();
         }
 
-        return Count;
+        return new FeedbackAppend(examples.Count, Count, Duplicate: false);
     }
 
     /// <summary>Every example in every writer's file (files in name order, each in append order), as a dataset.</summary>
@@ -184,7 +233,7 @@ public sealed partial class FeedbackLog : IDisposable
 
                     if (stream.Length > position)
                     {
-                        var (more, end) = Scan(stream, file, shape, onRecord: null, start: position);
+                        var (more, end) = Scan(stream, file, shape, onRecord: null, start: position, onCall: Remember);
                         (position, records) = (end, records + more);
                     }
                 }
@@ -201,17 +250,32 @@ public sealed partial class FeedbackLog : IDisposable
         }
     }
 
-    /// <summary>Counts the valid records and returns where they end; throws on damage before the last record.</summary>
-    private static (long Records, long ValidLength) Scan(Stream stream, string path, ImageShape shape, Action<int, ReadOnlySpan<byte>>? onRecord, long start = 0)
+    /// <summary>
+    /// Counts the valid examples and returns where the last whole append ends; throws on damage
+    /// before the last record. <paramref name="onRecord"/> sees each example of a whole append
+    /// (label, pixels) and <paramref name="onCall"/> each whole append's request id and size;
+    /// a torn last append — its call record whole but not all its examples — counts for nothing.
+    /// </summary>
+    private static (long Records, long ValidLength) Scan(Stream stream, string path, ImageShape shape, Action<int, byte[]>? onRecord, long start = 0, Action<string, int>? onCall = null)
     {
         stream.Position = start;
         var header = new byte[HeaderBytes];
         long records = 0, position = start;
+
+        // The append being read: where its call record starts, its id, the examples still to
+        // come and those read so far (delivered once it is whole).
+        long callStart = start;
+        string? callId = null;
+        var callLeft = 0;
+        var callExamples = new List<(int Label, byte[] Pixels)>();
+
+        (long, long) Whole(long at) => callLeft > 0 ? (records, callStart) : (records, at);
+
         while (position < stream.Length)
         {
             if (stream.Length - position < HeaderBytes)
             {
-                return (records, position);
+                return Whole(position);
             }
 
             stream.ReadExactly(header);
@@ -219,36 +283,97 @@ public sealed partial class FeedbackLog : IDisposable
             var length = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(4));
             var crc = BinaryPrimitives.ReadUInt32LittleEndian(header.AsSpan(8));
             var end = position + HeaderBytes + length;
-            if (magic != Magic || length < 4 + shape.Elements || length > 4 + ushort.MaxValue + shape.Elements)
+            var plausible = magic == Magic
+                ? length >= 4 + shape.Elements && length <= 4 + ushort.MaxValue + shape.Elements
+                : magic == CallMagic && length >= 2 + 1 + 4 && length <= 2 + MaxRequestIdBytes + 4;
+            if (!plausible)
             {
-                return IsTail(stream, end) ? (records, position) : throw Damaged(path, position, "an unreadable record header");
+                return IsTail(stream, end) ? Whole(position) : throw Damaged(path, position, "an unreadable record header");
             }
 
             if (end > stream.Length)
             {
-                return (records, position);
+                return Whole(position);
             }
 
             var payload = new byte[length];
             stream.ReadExactly(payload);
             if (Crc32.HashToUInt32(payload) != crc)
             {
-                return end == stream.Length ? (records, position) : throw Damaged(path, position, "a checksum mismatch");
+                return end == stream.Length ? Whole(position) : throw Damaged(path, position, "a checksum mismatch");
             }
 
-            var sourceLength = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(2));
-            var image = payload.AsSpan(4 + sourceLength);
-            if (image.Length != shape.Elements)
+            if (magic == CallMagic)
             {
-                throw Damaged(path, position, $"an image of {image.Length} bytes where {shape} needs {shape.Elements}");
+                var idLength = BinaryPrimitives.ReadUInt16LittleEndian(payload);
+                if (2 + idLength + 4 != payload.Length)
+                {
+                    throw Damaged(path, position, "a call record of the wrong length");
+                }
+
+                if (callLeft > 0)
+                {
+                    throw Damaged(path, position, "an append cut short before another one");
+                }
+
+                (callStart, callId, callLeft) = (position, Encoding.UTF8.GetString(payload, 2, idLength), (int)BinaryPrimitives.ReadUInt32LittleEndian(payload.AsSpan(2 + idLength)));
+                callExamples.Clear();
+            }
+            else
+            {
+                var sourceLength = BinaryPrimitives.ReadUInt16LittleEndian(payload.AsSpan(2));
+                var image = payload.AsSpan(4 + sourceLength);
+                if (image.Length != shape.Elements)
+                {
+                    throw Damaged(path, position, $"an image of {image.Length} bytes where {shape} needs {shape.Elements}");
+                }
+
+                var label = BinaryPrimitives.ReadUInt16LittleEndian(payload);
+                if (callLeft > 0)
+                {
+                    callExamples.Add((label, image.ToArray()));
+                    callLeft--;
+                }
+                else
+                {
+                    // A record of a file from before call records: an append of its own.
+                    onRecord?.Invoke(label, image.ToArray());
+                    records++;
+                }
             }
 
-            onRecord?.Invoke(BinaryPrimitives.ReadUInt16LittleEndian(payload), image);
-            records++;
             position = end;
+            if (callId is not null && callLeft == 0)
+            {
+                foreach (var (label, image) in callExamples)
+                {
+                    onRecord?.Invoke(label, image);
+                }
+
+                records += callExamples.Count;
+                onCall?.Invoke(callId, callExamples.Count);
+                callId = null;
+                callExamples.Clear();
+            }
         }
 
-        return (records, position);
+        return Whole(position);
+    }
+
+    private static void Seal(Span<byte> record, uint magic)
+    {
+        var payload = record[HeaderBytes..];
+        BinaryPrimitives.WriteUInt32LittleEndian(record, magic);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[4..], (uint)payload.Length);
+        BinaryPrimitives.WriteUInt32LittleEndian(record[8..], Crc32.HashToUInt32(payload));
+    }
+
+    private void Remember(string requestId, int examples)
+    {
+        lock (calls)
+        {
+            calls.TryAdd(requestId, examples);
+        }
     }
 
     /// <summary>
@@ -274,3 +399,6 @@ public sealed partial class FeedbackLog : IDisposable
     [System.Text.RegularExpressions.GeneratedRegex("^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")]
     private static partial System.Text.RegularExpressions.Regex WriterName();
 }
+
+/// <summary>What an append did: the call's examples in the log, the log's total after it, and whether the call's request id was stored already (then nothing was written).</summary>
+public sealed record FeedbackAppend(int Accepted, long Total, bool Duplicate);

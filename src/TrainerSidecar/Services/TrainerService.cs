@@ -155,9 +155,15 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
             validation.Add("source", "must be at most 200 characters");
         }
 
+        if (request.RequestId.Length > 128)
+        {
+            validation.Add("request_id", "must be at most 128 characters");
+        }
+
         validation.ThrowIfAny();
-        var total = await feedback.AppendAsync([.. request.Examples.Select(e => (e.Pixels.ToByteArray(), e.Label))], request.Source, context.CancellationToken);
-        return new SubmitExamplesResponse { Accepted = request.Examples.Count, TotalExamples = total };
+        var requestId = request.RequestId.Length > 0 ? request.RequestId : Guid.NewGuid().ToString("N");
+        var stored = await feedback.AppendAsync([.. request.Examples.Select(e => (e.Pixels.ToByteArray(), e.Label))], request.Source, requestId, context.CancellationToken);
+        return new SubmitExamplesResponse { Accepted = stored.Accepted, TotalExamples = stored.Total, Duplicate = stored.Duplicate };
     }
 
     public override Task<TrainerStatus> GetStatus(GetStatusRequest request, ServerCallContext context)

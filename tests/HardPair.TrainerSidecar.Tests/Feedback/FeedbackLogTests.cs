@@ -34,26 +34,51 @@ public sealed class FeedbackLogTests : IDisposable
     }
 
     [Fact]
-    public async Task Open_TornLastRecord_CutsItOffAndKeepsTheRest()
+    public async Task Open_TornLastAppend_CutsItOffWhole_AndKeepsTheAppendsBefore()
     {
+        var path = temp.Combine(FeedbackLog.FileName);
+        long first;
         using (var log = new FeedbackLog(temp.Path, Shape))
         {
-            await log.AppendAsync(Examples(3, seed: 2), "x", TestContext.Current);
+            await log.AppendAsync(Examples(2, seed: 2), "x", TestContext.Current);
+            first = new FileInfo(path).Length;
+            await log.AppendAsync(Examples(3, seed: 3), "x", TestContext.Current);
         }
 
-        var path = temp.Combine(FeedbackLog.FileName);
         var whole = new FileInfo(path).Length;
         using (var stream = new FileStream(path, FileMode.Open))
         {
-            stream.SetLength(whole - 100); // a crash in the middle of the third record's write
+            // A crash in the middle of the second append's write: two of its three examples are
+            // whole on disk, but the call was never acknowledged, so none of it counts.
+            stream.SetLength(whole - 100);
         }
 
         using var reopened = new FeedbackLog(temp.Path, Shape);
 
         Assert.Equal(2, reopened.Count);
-        Assert.Equal(whole / 3 * 2, new FileInfo(path).Length);
-        Assert.True(reopened.TornBytes > 0);
-        Assert.Equal(3, await reopened.AppendAsync(Examples(1, seed: 3), "x", TestContext.Current));
+        Assert.Equal(first, new FileInfo(path).Length);
+        Assert.Equal(whole - 100 - first, reopened.TornBytes);
+        Assert.Equal(3, await reopened.AppendAsync(Examples(1, seed: 4), "x", TestContext.Current));
+    }
+
+    [Fact]
+    public async Task Append_ARetriedRequestId_IsStoredOnce_AlsoAfterReopening_AndFromAnotherWritersFile()
+    {
+        var examples = Examples(3, seed: 7);
+        using (var log = new FeedbackLog(temp.Path, Shape, writer: "a"))
+        {
+            Assert.Equal(new FeedbackAppend(3, 3, Duplicate: false), await log.AppendAsync(examples, "x", "call-1", TestContext.Current));
+            Assert.Equal(new FeedbackAppend(3, 3, Duplicate: true), await log.AppendAsync(examples, "x", "call-1", TestContext.Current));
+        }
+
+        using var reopened = new FeedbackLog(temp.Path, Shape, writer: "a");
+        using var other = new FeedbackLog(temp.Path, Shape, writer: "b");
+
+        Assert.Equal(new FeedbackAppend(3, 3, Duplicate: true), await reopened.AppendAsync(examples, "x", "call-1", TestContext.Current));
+        Assert.Equal(new FeedbackAppend(3, 3, Duplicate: true), await other.AppendAsync(examples, "x", "call-1", TestContext.Current));
+        Assert.Equal(new FeedbackAppend(1, 4, Duplicate: false), await other.AppendAsync(examples[..1], "x", "call-2", TestContext.Current));
+        Assert.Equal(new FeedbackAppend(1, 4, Duplicate: true), await reopened.AppendAsync(examples[..1], "x", "call-2", TestContext.Current));
+        Assert.Equal(4, reopened.Read("feedback", DatasetCatalog.FashionMnistClasses).Count);
     }
 
     [Fact]
@@ -103,9 +128,10 @@ public sealed class FeedbackLogTests : IDisposable
         Assert.Equal(9, a.Count);
         Assert.Equal(9, b.Count);
         Assert.NotEqual(a.Path, b.Path);
+        const int callBytes = 12 + 2 + 32 + 4; // header, id length, a 32-character id, example count
         const int recordBytes = 12 + 4 + 1 + 28 * 28; // header, label and source length, source "a"/"b", pixels
-        Assert.Equal(3 * recordBytes, new FileInfo(a.Path).Length);
-        Assert.Equal(4 * recordBytes, new FileInfo(b.Path).Length);
+        Assert.Equal(callBytes + (3 * recordBytes), new FileInfo(a.Path).Length);
+        Assert.Equal(callBytes + (4 * recordBytes), new FileInfo(b.Path).Length);
 
         // The leader trains on every replica's examples: files in name order, each in append order.
         var data = a.Read("feedback", DatasetCatalog.FashionMnistClasses);
@@ -123,12 +149,13 @@ public sealed class FeedbackLogTests : IDisposable
         using var a = new FeedbackLog(temp.Path, Shape, writer: "a");
         using (var b = new FeedbackLog(temp.Path, Shape, writer: "b"))
         {
-            await b.AppendAsync(Examples(2, seed: 6), "b", TestContext.Current);
+            await b.AppendAsync(Examples(1, seed: 6), "b", TestContext.Current);
+            await b.AppendAsync(Examples(1, seed: 8), "b", TestContext.Current);
         }
 
         var bPath = temp.Combine("feedback-b.log");
         var whole = File.ReadAllBytes(bPath);
-        var record = whole.Length / 2;
+        var record = whole.Length / 2; // two appends of the same size
         File.WriteAllBytes(bPath, whole[..(record + 100)]); // b's second append, 100 bytes of it on disk so far
         Assert.Equal(1, a.Count);
 
