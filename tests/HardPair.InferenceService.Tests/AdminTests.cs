@@ -331,6 +331,66 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
             return headers;
         }));
 
+    [Fact]
+    public async Task NotifyCheckpoint_ScansTheStoreOnce_AndListModelsIsConsistentWhileActivationsRefuseAndRetry()
+    {
+        var good = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
+        var broken = checkpoint.CopyInto(store.Path, "v20260101T000000001Z-bbbbbbbb");
+        File.WriteAllBytes(Path.Combine(store.Path, broken, CheckpointFiles.Weights), [1, 2, 3]);
+        long scans = 0;
+        using var listener = new System.Diagnostics.Metrics.MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == Models.InferenceMetrics.MeterName && instrument.Name == "hardpair.inference.store_scans")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref scans, value));
+        listener.Start();
+        // No polling during the test: only the calls below scan.
+        await using var host = await InferenceSettings.StartServingAsync(store.Path, new Dictionary<string, string?> { ["Inference:PollInterval"] = "01:00:00" });
+        var admin = AdminClient(host.Channel);
+
+        var before = Interlocked.Read(ref scans);
+        var notified = await admin.NotifyCheckpointAsync(new NotifyCheckpointRequest { Version = good }, cancellationToken: TestContext.Current);
+        var oneNotification = Interlocked.Read(ref scans) - before;
+
+        // Activations of the broken version forget and record its refusal, again and again,
+        // while ListModels reads the refusals from other threads.
+        using var stop = new CancellationTokenSource();
+        var failures = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var listers = Enumerable.Range(0, 3).Select(_ => Task.Run(async () =>
+        {
+            while (!stop.IsCancellationRequested)
+            {
+                try
+                {
+                    var models = await admin.ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current);
+                    Assert.Equal(ModelState.Refused, Assert.Single(models.Models, m => m.Version == broken).State);
+                }
+                catch (RpcException ex)
+                {
+                    failures.Enqueue(ex.Status.ToString());
+                }
+            }
+        })).ToList();
+        for (var i = 0; i < 30; i++)
+        {
+            var refused = await Assert.ThrowsAsync<RpcException>(() => admin.ActivateModelAsync(new ActivateModelRequest { Version = broken }, cancellationToken: TestContext.Current).ResponseAsync);
+            Assert.Equal(StatusCode.FailedPrecondition, refused.StatusCode);
+        }
+
+        await stop.CancelAsync();
+        await Task.WhenAll(listers);
+
+        Assert.Equal(good, notified.ServingVersion);
+        Assert.Equal(1, oneNotification);
+        Assert.Empty(failures);
+    }
+
     private Task<LoopbackHost> StartServingAsync() => InferenceSettings.StartServingAsync(store.Path);
 
     private static async Task<string> ServingVersionAsync(LoopbackHost host) =>

@@ -12,7 +12,7 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
 {
     private readonly SemaphoreSlim changed = new(0);
 
-    /// <summary>Asks for a refresh now (a notification from the sidecar).</summary>
+    /// <summary>Asks for a refresh soon; pokes that arrive before it starts are one refresh.</summary>
     public void Poke() => changed.Release();
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
@@ -34,11 +34,12 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
             }
         }
 
-        // New version folders, and the pin file (written by a rename, removed by a delete).
+        // New version folders, and the pin file (written by a rename, removed by a delete). A
+        // publish stages its folder in .staging/ and moves it in: dot-names do not count.
         using var watcher = new FileSystemWatcher(store.Root) { IncludeSubdirectories = false, NotifyFilter = NotifyFilters.DirectoryName | NotifyFilters.FileName };
-        watcher.Created += (_, _) => Poke();
-        watcher.Renamed += (_, _) => Poke();
-        watcher.Deleted += (_, _) => Poke();
+        watcher.Created += (_, e) => PokeUnlessStaging(e.Name);
+        watcher.Renamed += (_, e) => PokeUnlessStaging(e.Name);
+        watcher.Deleted += (_, e) => PokeUnlessStaging(e.Name);
         watcher.EnableRaisingEvents = true;
         while (!stoppingToken.IsCancellationRequested)
         {
@@ -59,6 +60,19 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
             {
                 break;
             }
+
+            // Every change seen so far is covered by the refresh about to run.
+            while (changed.Wait(0))
+            {
+            }
+        }
+    }
+
+    private void PokeUnlessStaging(string? name)
+    {
+        if (name is not null && !name.StartsWith('.'))
+        {
+            Poke();
         }
     }
 

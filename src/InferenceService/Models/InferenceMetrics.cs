@@ -16,6 +16,7 @@ public sealed class InferenceMetrics
     private readonly Counter<long> refusals;
     private readonly Counter<long> ambiguous;
     private readonly Counter<long> rateLimited;
+    private readonly Counter<long> storeScans;
     private string version = "";
 
     public InferenceMetrics(IMeterFactory meters)
@@ -30,6 +31,7 @@ public sealed class InferenceMetrics
         refusals = meter.CreateCounter<long>("hardpair.inference.rejected_candidates", "{checkpoint}", "Checkpoints refused at verification");
         ambiguous = meter.CreateCounter<long>("hardpair.inference.ambiguous", "{response}", "Responses flagged ambiguous, by class pair");
         rateLimited = meter.CreateCounter<long>("hardpair.inference.rate_limited", "{call}", "Calls refused by the per-client rate limit");
+        storeScans = meter.CreateCounter<long>("hardpair.inference.store_scans", "{scan}", "Listings of the checkpoint store (each reads every version's manifest)");
         meter.CreateObservableGauge("hardpair.inference.model", () => new Measurement<int>(version.Length == 0 ? 0 : 1, new KeyValuePair<string, object?>("version", version)), "1", "1 with the serving version as a tag");
     }
 
@@ -49,6 +51,8 @@ public sealed class InferenceMetrics
             queueTime.Record(wait.TotalSeconds);
         }
     }
+
+    public void StoreScanned() => storeScans.Add(1);
 
     public void Swapped(string servingVersion)
     {

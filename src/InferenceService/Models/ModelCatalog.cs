@@ -17,24 +17,34 @@ public sealed record KnownModel(string Version, CheckpointManifest? Manifest, Mo
 /// a version. The pin lives in the store (<see cref="CheckpointStore.PinFile"/>), read on every
 /// refresh: it survives restarts and holds for every replica serving from the store. Every
 /// candidate is verified before the swap; a refused one is remembered with its reason (and not
-/// retried) while the current model keeps serving.
+/// retried) while the current model keeps serving. Safe to use from any thread: refreshes and
+/// activations take turns; <see cref="List"/> reads a snapshot of the refusals.
 /// </summary>
 public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, CandidateVerifier verifier, InferenceMetrics metrics, TimeProvider time, ILogger<ModelCatalog> logger)
 {
     private readonly SemaphoreSlim gate = new(1, 1);
+
+    // Written under the gate, read by List from any thread: guarded by a lock of its own.
+    private readonly Lock refusedGate = new();
     private readonly Dictionary<string, (string Reason, DateTimeOffset At)> refused = new(StringComparer.Ordinal);
     private string? pinFault;
+    private volatile string? pinnedVersion;
 
     /// <summary>The pinned version as of the last refresh or activation; null when following the newest.</summary>
-    public string? PinnedVersion { get; private set; }
+    public string? PinnedVersion
+    {
+        get => pinnedVersion;
+        private set => pinnedVersion = value;
+    }
 
     /// <summary>
     /// Looks at the store and swaps to the pinned version, or with no pin to the newest valid,
     /// unrefused checkpoint, if it is not already serving. A pinned version that cannot be served
     /// (gone, broken, refused) leaves the current model serving; with nothing serving yet, the
-    /// newest serves meanwhile — a pin must not keep the service from starting.
+    /// newest serves meanwhile — a pin must not keep the service from starting. Returns the
+    /// store's listing when it took one (at most one scan), null when the pin made it needless.
     /// </summary>
-    public async Task RefreshAsync(CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<StoredCheckpoint>?> RefreshAsync(CancellationToken cancellationToken)
     {
         await gate.WaitAsync(cancellationToken);
         try
@@ -56,7 +66,7 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
                 pinFault = ex.Fault;
                 if (host.Current is not null)
                 {
-                    return;
+                    return null;
                 }
 
                 pin = null;
@@ -65,10 +75,10 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             PinnedVersion = pin?.Version;
             if (PinnedVersion is not null && host.Current?.Version == PinnedVersion)
             {
-                return;
+                return null;
             }
 
-            var entries = store.List();
+            var entries = Scan();
             var candidates = PinnedVersion is { } pinned
                 ? entries.Where(e => e.Version == pinned)
                 : entries.Reverse();
@@ -82,22 +92,24 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             {
                 if (host.Current?.Version == entry.Version)
                 {
-                    return;
+                    break;
                 }
 
                 // An unreadable manifest is looked at again on every refresh (a copy may still be
                 // landing on a network volume); a candidate that failed verification is not retried
                 // until an operator activates it explicitly.
-                if (!entry.IsValid || refused.ContainsKey(entry.Version))
+                if (!entry.IsValid || RefusalOf(entry.Version) is not null)
                 {
                     continue;
                 }
 
-                if (TryActivate(entry))
+                if (TryActivate(entry, explicitly: false))
                 {
-                    return;
+                    break;
                 }
             }
+
+            return entries;
         }
         finally
         {
@@ -126,7 +138,7 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
         await gate.WaitAsync(cancellationToken);
         try
         {
-            var entry = store.List().FirstOrDefault(e => e.Version == version);
+            var entry = Scan().FirstOrDefault(e => e.Version == version);
             if (entry is null)
             {
                 return (false, $"no checkpoint '{version}' in the store");
@@ -137,11 +149,11 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
                 return (false, $"refused: {entry.Fault}");
             }
 
-            // An explicit activation retries a version refused before (the operator may have fixed it).
-            refused.Remove(version);
-            if (host.Current?.Version != version && !TryActivate(entry))
+            // An explicit activation retries a version refused before (the operator may have
+            // fixed it); its refusal stays listed until the retry succeeds.
+            if (host.Current?.Version != version && !TryActivate(entry, explicitly: true))
             {
-                return (false, $"refused: {refused[version].Reason}");
+                return (false, $"refused: {RefusalOf(version)?.Reason}");
             }
 
             // Recorded in the store after the swap: a pin is only ever to a version that served.
@@ -171,17 +183,42 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
     }
 
     /// <summary>Every version in the store with its state, newest first.</summary>
-    public IReadOnlyList<KnownModel> List()
+    public IReadOnlyList<KnownModel> List() => Describe(Scan());
+
+    /// <summary>The versions of a listing already taken (<see cref="RefreshAsync"/>'s), with their states, newest first.</summary>
+    public IReadOnlyList<KnownModel> Describe(IReadOnlyList<StoredCheckpoint> entries)
     {
+        ArgumentNullException.ThrowIfNull(entries);
         var serving = host.Current?.Version;
-        return [.. store.List().Reverse().Select(e =>
-            e.Version == serving ? new KnownModel(e.Version, e.Manifest, ModelState.Serving, PinnedVersion == e.Version ? "pinned" : null, null)
-            : refused.TryGetValue(e.Version, out var r) ? new KnownModel(e.Version, e.Manifest, ModelState.Refused, r.Reason, r.At)
+        var pinned = PinnedVersion;
+        Dictionary<string, (string Reason, DateTimeOffset At)> refusals;
+        lock (refusedGate)
+        {
+            refusals = new Dictionary<string, (string Reason, DateTimeOffset At)>(refused, StringComparer.Ordinal);
+        }
+
+        return [.. entries.Reverse().Select(e =>
+            e.Version == serving ? new KnownModel(e.Version, e.Manifest, ModelState.Serving, pinned == e.Version ? "pinned" : null, null)
+            : refusals.TryGetValue(e.Version, out var r) ? new KnownModel(e.Version, e.Manifest, ModelState.Refused, r.Reason, r.At)
             : !e.IsValid ? new KnownModel(e.Version, null, ModelState.Refused, e.Fault, null)
             : new KnownModel(e.Version, e.Manifest, ModelState.Available, null, null))];
     }
 
-    private bool TryActivate(StoredCheckpoint entry)
+    private IReadOnlyList<StoredCheckpoint> Scan()
+    {
+        metrics.StoreScanned();
+        return store.List();
+    }
+
+    private (string Reason, DateTimeOffset At)? RefusalOf(string version)
+    {
+        lock (refusedGate)
+        {
+            return refused.TryGetValue(version, out var refusal) ? refusal : null;
+        }
+    }
+
+    private bool TryActivate(StoredCheckpoint entry, bool explicitly)
     {
         ServingModel model;
         try
@@ -190,8 +227,13 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
         }
         catch (CheckpointException ex)
         {
-            Refuse(entry.Version, ex.Fault);
+            Refuse(entry.Version, ex.Fault, explicitly);
             return false;
+        }
+
+        lock (refusedGate)
+        {
+            refused.Remove(entry.Version);
         }
 
         var previous = host.Current?.Version;
@@ -201,9 +243,17 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
         return true;
     }
 
-    private void Refuse(string version, string reason)
+    /// <summary>Records the refusal (a retry's replaces the last); logged the first time, and on every explicit retry.</summary>
+    private void Refuse(string version, string reason, bool explicitly)
     {
-        if (refused.TryAdd(version, (reason, time.GetUtcNow())))
+        bool first;
+        lock (refusedGate)
+        {
+            first = !refused.ContainsKey(version);
+            refused[version] = (reason, time.GetUtcNow());
+        }
+
+        if (first || explicitly)
         {
             metrics.CandidateRefused();
             LogRefused(logger, version, reason);

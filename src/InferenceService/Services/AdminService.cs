@@ -8,11 +8,11 @@ using HardPair.Shared.Rpc;
 namespace HardPair.InferenceService.Services;
 
 /// <summary>The admin API: model management here, retraining forwarded to the sidecar.</summary>
-public sealed class AdminService(ModelCatalog catalog, ModelHost host, CheckpointWatcher watcher, SidecarForwarder sidecar) : Admin.AdminBase
+public sealed class AdminService(ModelCatalog catalog, ModelHost host, SidecarForwarder sidecar) : Admin.AdminBase
 {
     /// <summary>
-    /// Rescans the store now; a named version must be a valid id (INVALID_ARGUMENT) that the
-    /// store holds after the scan (NOT_FOUND). An empty version just rescans.
+    /// Rescans the store now (one scan); a named version must be a valid id (INVALID_ARGUMENT)
+    /// that the store holds after the scan (NOT_FOUND). An empty version just rescans.
     /// </summary>
     public override async Task<NotifyCheckpointResponse> NotifyCheckpoint(NotifyCheckpointRequest request, ServerCallContext context)
     {
@@ -23,9 +23,11 @@ public sealed class AdminService(ModelCatalog catalog, ModelHost host, Checkpoin
             violations.ThrowIfAny();
         }
 
-        watcher.Poke();
-        await catalog.RefreshAsync(context.CancellationToken);
-        if (request.Version.Length > 0 && catalog.List().All(m => m.Version != request.Version))
+        // One scan of the store: the refresh's own listing (or, when a pin made it needless, one
+        // listing here) answers whether the version is there.
+        var listed = await catalog.RefreshAsync(context.CancellationToken);
+        var versions = listed?.Select(e => e.Version) ?? catalog.List().Select(m => m.Version);
+        if (request.Version.Length > 0 && !versions.Contains(request.Version, StringComparer.Ordinal))
         {
             throw RequestViolations.NotFound($"the store holds no checkpoint {request.Version}");
         }
