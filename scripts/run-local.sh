@@ -12,25 +12,23 @@ TRAINER_URL=${HARDPAIR_TRAINER_URL:-http://127.0.0.1:50061}
 STORE=${HARDPAIR_STORE:-$PWD/.local/checkpoints}
 STATE=${HARDPAIR_TRAINER_STATE:-$PWD/.local/trainer}
 TOKEN_FILE=${HARDPAIR_TOKEN_FILE:-$PWD/.local/control-token}
-mkdir -p "$STORE" "$STATE"
-# One bearer token for the sidecar's control API and the inference admin API: made once,
-# kept private (mode 600), passed as a file so it never shows in the process list.
-if [[ ! -s $TOKEN_FILE ]]; then
-  (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$TOKEN_FILE")
-fi
+SIGNING_KEY_FILE=${HARDPAIR_SIGNING_KEY_FILE:-$PWD/.local/signing-key}
+mkdir -p "$STORE" "$STATE" "$(dirname "$TOKEN_FILE")" "$(dirname "$SIGNING_KEY_FILE")"
+# One bearer token for the sidecar's control API and the inference admin API, and one HMAC key
+# with which the sidecar signs what it publishes and the service checks what it serves: each made
+# once, kept private (mode 600), passed as a file so it never shows in the process list.
+for secret in "$TOKEN_FILE" "$SIGNING_KEY_FILE"; do
+  if [[ ! -s $secret ]]; then
+    (umask 077 && head -c 48 /dev/urandom | base64 | tr -d '/+=\n' >"$secret")
+  fi
+done
 
 dotnet build HardPair.Services.sln -c Release -v quiet -nologo
 
-# Serve at once: an empty store gets the shipped bootstrap checkpoint (models/README.md), copied
-# beside the store and renamed in, so the service never sees half a checkpoint.
-if ! compgen -G "$STORE/v*" >/dev/null; then
-  for checkpoint in models/bootstrap/v*; do
-    version=$(basename "$checkpoint")
-    cp -r "$checkpoint" "$STORE/.bootstrap-$version"
-    mv "$STORE/.bootstrap-$version" "$STORE/$version"
-    echo "seeded $STORE with the bootstrap checkpoint $version"
-  done
-fi
+# Serve at once: the service seeds an empty store with the shipped bootstrap checkpoint
+# (models/README.md) and, like the sidecar, trusts that folder's checkpoints unsigned — as the
+# images do. Anything else in the store must carry a valid signature.
+BOOTSTRAP=$PWD/models/bootstrap
 
 pids=()
 stop() {
@@ -45,12 +43,14 @@ bin() { echo "$PWD/src/$1/bin/Release/net10.0"; }
 dotnet "$(bin TrainerSidecar)/HardPair.TrainerSidecar.dll" \
   --urls "$TRAINER_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin TrainerSidecar)" \
   --Trainer:StatePath "$STATE" --Control:TokenFile "$TOKEN_FILE" \
+  --Checkpoints:SigningKeyFile "$SIGNING_KEY_FILE" --Checkpoints:SeedFrom "$BOOTSTRAP" \
   --Notify:InferenceAddress "$INFERENCE_URL" --Notify:TokenFile "$TOKEN_FILE" \
   --Trainer:DutyCycle 0.5 --Torch:Threads 1 &
 pids+=($!)
 dotnet "$(bin InferenceService)/HardPair.InferenceService.dll" \
   --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin InferenceService)" \
   --Admin:TokenFile "$TOKEN_FILE" --Sidecar:Address "$TRAINER_URL" --Sidecar:TokenFile "$TOKEN_FILE" \
+  --Checkpoints:SigningKeyFile "$SIGNING_KEY_FILE" --Checkpoints:SeedFrom "$BOOTSTRAP" \
   --Torch:Threads 1 &
 pids+=($!)
 
@@ -59,6 +59,7 @@ HardPair local stack
   inference service  $INFERENCE_URL   (gRPC, h2c: hardpair.v1.Classifier, hardpair.v1.Admin, grpc.health.v1, reflection)
   trainer sidecar    $TRAINER_URL   (gRPC, h2c: hardpair.v1.Trainer, grpc.health.v1, reflection)
   control token      $TOKEN_FILE  (authorization: Bearer <token>)
+  signing key        $SIGNING_KEY_FILE  (HMAC; only checkpoints signed with it, or the bootstrap's, are served)
   trainer state      $STATE
   checkpoint store   $STORE
 Ctrl-C stops both.

@@ -124,13 +124,17 @@ public sealed class Stack : IAsyncDisposable
     }
 
     /// <summary>Copies checkpoint <paramref name="from"/> as version <paramref name="to"/> (same weights, its manifest renamed), landing it whole as a publish does.</summary>
-    public string CopyCheckpoint(string from, string to)
+    public string CopyCheckpoint(string from, string to) => CopyCheckpoint(Store, Path.Combine(Store, from), to);
+
+    /// <summary>Copies the checkpoint folder <paramref name="from"/> into <paramref name="store"/> as version <paramref name="to"/> (its manifest renamed: the weights' hash still matches, any signature is left behind).</summary>
+    public static string CopyCheckpoint(string store, string from, string to)
     {
-        var staging = Path.Combine(Store, $".{to}");
+        var original = Path.GetFileName(from);
+        var staging = Path.Combine(store, $".{to}");
         Directory.CreateDirectory(staging);
-        foreach (var file in Directory.GetFiles(Path.Combine(Store, from)))
+        foreach (var file in Directory.GetFiles(from).Where(f => Path.GetFileName(f) != CheckpointFiles.Signature))
         {
-            var text = Path.GetFileName(file) == CheckpointFiles.Manifest ? File.ReadAllText(file).Replace(from, to, StringComparison.Ordinal) : null;
+            var text = Path.GetFileName(file) == CheckpointFiles.Manifest ? File.ReadAllText(file).Replace(original, to, StringComparison.Ordinal) : null;
             if (text is null)
             {
                 File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
@@ -141,7 +145,7 @@ public sealed class Stack : IAsyncDisposable
             }
         }
 
-        Directory.Move(staging, Path.Combine(Store, to));
+        Directory.Move(staging, Path.Combine(store, to));
         return to;
     }
 
