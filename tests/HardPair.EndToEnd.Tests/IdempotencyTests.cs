@@ -58,5 +58,11 @@ public sealed class IdempotencyTests
         Assert.Equal(5, stored.Accepted);
         Assert.True(stored.Duplicate, "the answer came from the retry, which found the first attempt's examples");
         Assert.Equal(5, status.FeedbackExamples);
+
+        // The retries are in the log at warning, and no response body is.
+        var log = stack.Inference!.Output;
+        Assert.Contains("OnRetry", log, StringComparison.Ordinal);
+        Assert.DoesNotContain(run.RunId, log, StringComparison.Ordinal);
+        Assert.DoesNotMatch(@"info: Polly", log);
     }
 }

@@ -42,6 +42,12 @@ public sealed class StackTests
         Assert.Equal(published, models.ServingVersion);
         Assert.Equal(Stack.BootstrapVersion, Assert.Single(models.Models, m => m.Version == published).ParentVersion);
         Assert.True(File.Exists(Path.Combine(stack.Store, published, CheckpointFiles.Signature)), "the trainer did not sign what it published");
+        // A retraining cycle and admin calls through both pipelines (forwarding, notification):
+        // nothing per successful call from Polly at information.
+        foreach (var process in new[] { stack.Inference!, stack.Sidecar! })
+        {
+            Assert.DoesNotMatch("info: Polly|Execution attempt|Resilience pipeline executed", process.Output);
+        }
         if (signingKey == Stack.EcdsaSigning)
         {
             Assert.StartsWith("ecdsa-p256-sha256:", File.ReadAllText(Path.Combine(stack.Store, published, CheckpointFiles.Signature)), StringComparison.Ordinal);

@@ -43,6 +43,7 @@ public static class InferenceServiceExtensions
         services.AddSingleton<ApiKeys>();
         services.AddSingleton<ClientRateLimiter>();
         services.AddSingleton<SidecarForwarder>();
+        services.AddResilienceLogging();
         services.AddResiliencePipeline(SidecarForwarder.PipelineName, (pipeline, context) =>
             SidecarForwarder.ConfigurePipeline(pipeline, context.ServiceProvider.GetRequiredService<IOptions<SidecarOptions>>().Value));
         services.AddSingleton<CheckpointWatcher>();

@@ -50,6 +50,7 @@ public static class TrainerServiceExtensions
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<TrainerMetrics>();
         services.AddSingleton<ICheckpointNotifier, CheckpointNotifier>();
+        services.AddResilienceLogging();
         services.AddResiliencePipeline(CheckpointNotifier.PipelineName, (pipeline, context) =>
             CheckpointNotifier.ConfigurePipeline(pipeline, context.ServiceProvider.GetRequiredService<IOptions<NotifyOptions>>().Value));
         services.AddHostedService<StagingCleanup>();
