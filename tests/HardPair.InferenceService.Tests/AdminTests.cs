@@ -199,14 +199,10 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
 
         Assert.Equal(newer, unpinned.ServingVersion);
         Assert.False(File.Exists(Path.Combine(store.Path, CheckpointStore.PinFile)));
-        var followed = "";
-        for (var i = 0; i < 50 && followed != newer; i++)
-        {
-            await Task.Delay(100, TestContext.Current);
-            followed = await ServingVersionAsync(replica);
-        }
+        // The other replica sees the pin go (the store's file event, else its poll) and follows.
+        await replica.WaitUntilServingAsync(newer);
 
-        Assert.Equal(newer, followed);
+        Assert.Equal(newer, await ServingVersionAsync(replica));
         Assert.Equal("", (await AdminClient(replica.Channel).ListModelsAsync(new ListModelsRequest(), cancellationToken: TestContext.Current)).PinnedVersion);
     }
 
@@ -229,22 +225,16 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
         var older = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
         await using var host = await StartServingAsync();
         File.WriteAllText(Path.Combine(store.Path, CheckpointStore.PinFile), "{ half-written");
-        await Task.Delay(500, TestContext.Current);
         var newer = checkpoint.CopyInto(store.Path, "v20260303T000000000Z-dddddddd");
 
-        // The new folder's event and a few polls pass (the test settings poll every 500 ms).
-        await Task.Delay(1500, TestContext.Current);
+        // A refresh that has read the unreadable pin and seen the new folder (a notification's,
+        // done when it answers) leaves the older version serving.
+        var admin = AdminClient(host.Channel);
+        await admin.NotifyCheckpointAsync(new NotifyCheckpointRequest { Version = newer }, cancellationToken: TestContext.Current);
         Assert.Equal(older, await ServingVersionAsync(host));
 
         File.Delete(Path.Combine(store.Path, CheckpointStore.PinFile));
-        var followed = "";
-        for (var i = 0; i < 50 && followed != newer; i++)
-        {
-            await Task.Delay(100, TestContext.Current);
-            followed = await ServingVersionAsync(host);
-        }
-
-        Assert.Equal(newer, followed);
+        await host.WaitUntilServingAsync(newer);
     }
 
     [Fact]
@@ -255,14 +245,9 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
         var newer = checkpoint.CopyInto(store.Path, "v20260303T000000000Z-dddddddd");
         var client = new Classifier.ClassifierClient(host.Channel);
 
-        string version = "";
-        for (var i = 0; i < 50 && version != newer; i++)
-        {
-            await Task.Delay(100, TestContext.Current);
-            version = (await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current)).Version;
-        }
+        await host.WaitUntilServingAsync(newer);
 
-        Assert.Equal(newer, version);
+        Assert.Equal(newer, (await client.GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: TestContext.Current)).Version);
     }
 
     [Fact]

@@ -272,12 +272,15 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
             new ClassifyRequest { Image = Uint8(checkpoint.Test, 0) },
             deadline: DateTime.UtcNow.AddMilliseconds(300),
             cancellationToken: TestContext.Current).ResponseAsync);
-        await Task.Delay(1500, TestContext.Current);
+
+        // The next call is computed in a batch of its own: the expired image left the queue and
+        // never reached a forward pass (it would have been in this batch or an earlier one).
+        await client.ClassifyAsync(new ClassifyRequest { Image = Uint8(checkpoint.Test, 1) }, cancellationToken: TestContext.Current);
 
         Assert.Equal(StatusCode.DeadlineExceeded, error.StatusCode);
         lock (sizes)
         {
-            Assert.Empty(sizes);
+            Assert.Equal([1], sizes);
         }
     }
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Grpc.Core;
 using HardPair.InferenceService.Models;
 using HardPair.InferenceService.Options;
@@ -11,10 +10,11 @@ namespace HardPair.InferenceService.Admission;
 /// Admits classification work per client: a token bucket of images for each client (a
 /// call costs one permit per image; a call larger than the bucket is refused outright), so
 /// one caller that floods the service is refused (RESOURCE_EXHAUSTED with a retry pushback)
-/// before its work reaches the batcher, and the others are served as before. Idle buckets are
-/// dropped by the partitioned limiter, so the number of clients seen does not grow memory.
+/// before its work reaches the batcher, and the others are served as before. The buckets
+/// (<see cref="TokenBuckets"/>) run on the service's <see cref="TimeProvider"/>; idle ones are
+/// forgotten, so the number of clients seen does not grow memory.
 /// </summary>
-public sealed class ClientRateLimiter : IDisposable
+public sealed class ClientRateLimiter
 {
     /// <summary>The standard gRPC trailer telling a client how long to wait before retrying.</summary>
     public const string RetryPushbackTrailer = "grpc-retry-pushback-ms";
@@ -25,36 +25,22 @@ public sealed class ClientRateLimiter : IDisposable
     private readonly RateLimitOptions options;
     private readonly ApiKeys apiKeys;
     private readonly InferenceMetrics metrics;
-    private readonly PartitionedRateLimiter<string>? limiter;
+    private readonly TokenBuckets? buckets;
 
-    public ClientRateLimiter(IOptions<RateLimitOptions> options, ApiKeys apiKeys, InferenceMetrics metrics)
+    public ClientRateLimiter(IOptions<RateLimitOptions> options, ApiKeys apiKeys, InferenceMetrics metrics, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.options = options.Value;
         this.apiKeys = apiKeys;
         this.metrics = metrics;
-        if (this.options.Enabled)
-        {
-            // Refilled about ten times a second, in whole tokens, at exactly the configured rate.
-            var burst = this.options.Burst;
-            var tokensPerPeriod = Math.Max(1, this.options.ImagesPerSecond / 10);
-            var period = TimeSpan.FromSeconds((double)tokensPerPeriod / this.options.ImagesPerSecond);
-            limiter = PartitionedRateLimiter.Create<string, string>(client => RateLimitPartition.GetTokenBucketLimiter(client, _ => new TokenBucketRateLimiterOptions
-            {
-                TokenLimit = burst,
-                TokensPerPeriod = tokensPerPeriod,
-                ReplenishmentPeriod = period,
-                QueueLimit = 0,
-                AutoReplenishment = true,
-            }));
-        }
+        buckets = this.options.Enabled ? new TokenBuckets(this.options.ImagesPerSecond, this.options.Burst, time) : null;
     }
 
     /// <summary>Takes <paramref name="images"/> permits for the calling client or refuses the call.</summary>
     public void Admit(ServerCallContext context, int images)
     {
         ArgumentNullException.ThrowIfNull(context);
-        if (limiter is null)
+        if (buckets is null)
         {
             return;
         }
@@ -69,15 +55,12 @@ public sealed class ClientRateLimiter : IDisposable
                 string.Create(CultureInfo.InvariantCulture, $"rate limit: a call of {images} images exceeds this client's burst of {options.Burst}; send smaller batches")));
         }
 
-        var client = ClientOf(context);
-        using var lease = limiter.AttemptAcquire(client, images);
-        if (lease.IsAcquired)
+        if (buckets.TryTake(ClientOf(context), images, out var wait))
         {
             return;
         }
 
         metrics.RateLimited();
-        var wait = lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : TimeSpan.FromMilliseconds(100);
         var waitMs = Math.Max(1, (int)Math.Ceiling(wait.TotalMilliseconds));
         throw new RpcException(
             new Status(StatusCode.ResourceExhausted, string.Create(
@@ -113,5 +96,4 @@ public sealed class ClientRateLimiter : IDisposable
         return AnonymousClient;
     }
 
-    public void Dispose() => limiter?.Dispose();
 }

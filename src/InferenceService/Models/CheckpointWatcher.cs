@@ -8,7 +8,7 @@ namespace HardPair.InferenceService.Models;
 /// Finds new checkpoints by itself: at start (so a stored model serves at once), on file-system
 /// events in the store, and by polling in case an event is lost (network volumes drop them).
 /// </summary>
-public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointStore store, IOptions<InferenceOptions> options, IOptions<CheckpointStoreOptions> storeOptions, ILogger<CheckpointWatcher> logger) : BackgroundService
+public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointStore store, IOptions<InferenceOptions> options, IOptions<CheckpointStoreOptions> storeOptions, TimeProvider time, ILogger<CheckpointWatcher> logger) : BackgroundService
 {
     private readonly SemaphoreSlim changed = new(0);
 
@@ -52,13 +52,22 @@ public sealed partial class CheckpointWatcher(ModelCatalog catalog, CheckpointSt
                 LogStoreUnreadable(logger, store.Root, ex.Message);
             }
 
-            try
+            // Until a poke, or the poll interval on the service's clock.
+            using (var poll = new CancellationTokenSource(options.Value.PollInterval, time))
+            using (var wait = CancellationTokenSource.CreateLinkedTokenSource(stoppingToken, poll.Token))
             {
-                await changed.WaitAsync(options.Value.PollInterval, stoppingToken);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
+                try
+                {
+                    await changed.WaitAsync(wait.Token);
+                }
+                catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+                {
+                    break;
+                }
+                catch (OperationCanceledException)
+                {
+                    // The poll interval passed.
+                }
             }
 
             // Every change seen so far is covered by the refresh about to run.

@@ -41,13 +41,6 @@ public sealed class RateLimitOptions : IValidatableObject
 
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (Enabled && Burst < ImagesPerSecond / 10)
-        {
-            yield return new ValidationResult(
-                $"Burst ({Burst}) must be at least a tenth of ImagesPerSecond ({ImagesPerSecond}): the bucket is refilled about every 100 ms.",
-                [nameof(Burst)]);
-        }
-
         if (!Enum.IsDefined(Key))
         {
             yield return new ValidationResult($"Key must be Identity or PeerAddress, not {Key}.", [nameof(Key)]);

@@ -11,12 +11,19 @@ namespace HardPair.TrainerSidecar.Leadership;
 /// (its token is cancelled, stopping the current run at the next step, before any publish) when a
 /// renewal does not succeed within the renew deadline — which is shorter than the lease, so a new
 /// leader can only take over after the old one has stopped.
+/// <para>
+/// Time: the elector (KubernetesClient's) keeps its own clock — its lease, renew and retry
+/// timings run on the system clock and cannot take a <see cref="TimeProvider"/> — so its tests
+/// run on short real leases against an in-memory lock and await the term events rather than
+/// fake time. Our own wait, the pause after the elector fails, takes the <see cref="TimeProvider"/>.
+/// </para>
 /// </summary>
 public sealed partial class TrainingLeadership : BackgroundService
 {
     private readonly LeaderElectionOptions options;
     private readonly ILock? leaseLock;
     private readonly ILogger<TrainingLeadership> logger;
+    private readonly TimeProvider time;
     private readonly Lock gate = new();
     private TaskCompletionSource<CancellationToken> term = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private CancellationTokenSource? termSource;
@@ -27,6 +34,7 @@ public sealed partial class TrainingLeadership : BackgroundService
         ArgumentNullException.ThrowIfNull(services);
         this.options = options.Value;
         this.logger = logger;
+        time = services.GetService<TimeProvider>() ?? TimeProvider.System;
         if (this.options.Enabled)
         {
             leaseLock = services.GetRequiredService<ILock>();
@@ -110,7 +118,7 @@ public sealed partial class TrainingLeadership : BackgroundService
             catch (Exception ex) when (ex is not OperationCanceledException)
             {
                 LogElectionError(logger, ex.Message);
-                await Task.Delay(config.RetryPeriod, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
+                await Task.Delay(config.RetryPeriod, time, stoppingToken).ContinueWith(_ => { }, TaskScheduler.Default);
             }
         }
 

@@ -8,7 +8,13 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace HardPair.TrainerSidecar.Tests.Leadership;
 
-/// <summary>Two sidecars on one store and state folder, electing through a fake Lease.</summary>
+/// <summary>
+/// Two sidecars on one store and state folder, electing through a fake Lease. The elector is
+/// KubernetesClient's and keeps its own clock (its lease, renew and retry periods run on real
+/// time; it takes no <see cref="TimeProvider"/>), so these tests use short real leases and read
+/// the replicas' status as the election proceeds — the one place the suite samples over time —
+/// while everything of ours they exercise (runs, feedback, the takeover) is awaited as an event.
+/// </summary>
 [Collection(TorchCollection.Name)]
 public sealed class LeaderElectionTests : IDisposable
 {
