@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Reference values for the HardPair training objectives (SPAT, TRADES, PGD-AT).
+"""Reference values for the HardPair training objectives (SPAT, TRADES, PGD-AT, hardpair).
 
 What this is:
     A small, deterministic PyTorch computation of the SPAT (self-paced logits
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 SEED = 20261125
 B, D, C = 4, 6, 5
 S, M, N, BETA = 8.0, 0.2, 0.2, 6.0
+BETA_HARDPAIR = 1.0
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(
@@ -88,6 +89,33 @@ def pgd_at(z, z_adv, y):
     return F.cross_entropy(S * z_adv, y)
 
 
+def self_paced(z, y, detach, clamp):
+    onehot = F.one_hot(y, C).to(z.dtype)
+    alpha = onehot * (1 + M - z) + (1 - onehot) * (z + M)
+    if clamp:
+        alpha = alpha.clamp(min=0)
+    if detach:
+        alpha = alpha.detach()
+    return F.cross_entropy(S * alpha * z, y)
+
+
+def hardpair_natural(z, z_adv, y):
+    """hardpair: self-paced CE on the adversarial logits, alpha detached and clamped at 0."""
+    return self_paced(z_adv, y, detach=True, clamp=True)
+
+
+def hardpair_natural_detached(z, z_adv, y):
+    return self_paced(z_adv, y, detach=True, clamp=False)
+
+
+def hardpair_natural_clamped(z, z_adv, y):
+    return self_paced(z_adv, y, detach=False, clamp=True)
+
+
+def hardpair_total(z, z_adv, y):
+    return hardpair_natural(z, z_adv, y) + BETA_HARDPAIR * spat_robust(z, z_adv, y)
+
+
 CASES = [
     ("spat_natural", spat_natural),
     ("spat_robust", spat_robust),
@@ -96,6 +124,10 @@ CASES = [
     ("trades_robust", trades_robust),
     ("trades_total", trades_total),
     ("pgd_at", pgd_at),
+    ("hardpair_natural", hardpair_natural),
+    ("hardpair_natural_detached", hardpair_natural_detached),
+    ("hardpair_natural_clamped", hardpair_natural_clamped),
+    ("hardpair_total", hardpair_total),
 ]
 
 
@@ -126,6 +158,7 @@ def main():
         "m": M,
         "n": N,
         "beta": BETA,
+        "beta_hardpair": BETA_HARDPAIR,
         "x": to_list(x0),
         "x_adv": to_list(x_adv0),
         "weight": to_list(weight),

@@ -38,6 +38,37 @@ public sealed record HardPairStatistics(double[][] AdversarialConfusion, double[
         return partners;
     }
 
+    /// <summary>
+    /// The share of the errors in <paramref name="confusion"/> that land on the true class's
+    /// partner in <paramref name="partners"/> — a fixed map (one model's), so that several models
+    /// are scored on the same pairs.
+    /// </summary>
+    public static double ShareOn(long[][] confusion, int[] partners)
+    {
+        ArgumentNullException.ThrowIfNull(confusion);
+        ArgumentNullException.ThrowIfNull(partners);
+        if (partners.Length != confusion.Length)
+        {
+            throw new ArgumentException($"{partners.Length} partners for {confusion.Length} classes", nameof(partners));
+        }
+
+        long errors = 0, onPartner = 0;
+        for (var i = 0; i < confusion.Length; i++)
+        {
+            for (var j = 0; j < confusion.Length; j++)
+            {
+                if (i != j)
+                {
+                    errors += confusion[i][j];
+                }
+            }
+
+            onPartner += confusion[i][partners[i]];
+        }
+
+        return errors == 0 ? 0 : (double)onPartner / errors;
+    }
+
     public static HardPairStatistics From(long[][] confusion)
     {
         ArgumentNullException.ThrowIfNull(confusion);

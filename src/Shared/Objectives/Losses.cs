@@ -18,13 +18,32 @@ public static class Losses
     /// SPAT's self-paced natural loss: the true logit is modulated by α_p = 1 + m − z_y, the others
     /// by α_n = z_j + m, then CE(s · α · z). α is neither detached nor clamped, as in the reference.
     /// </summary>
-    public static Tensor SelfPacedCrossEntropy(Tensor logits, Tensor labels, double scale, double margin)
+    public static Tensor SelfPacedCrossEntropy(Tensor logits, Tensor labels, double scale, double margin) =>
+        SelfPacedCrossEntropy(logits, labels, scale, margin, detachWeights: false, clampWeights: false);
+
+    /// <summary>
+    /// The self-paced loss with the weights' two circle-loss variants: <paramref name="detachWeights"/>
+    /// stops the gradient through α (so α only weighs each logit's pull; the product α·z no longer
+    /// has an interior optimum at cos = 0.6), <paramref name="clampWeights"/> clamps α at 0 (a class
+    /// already far enough gets no push).
+    /// </summary>
+    public static Tensor SelfPacedCrossEntropy(Tensor logits, Tensor labels, double scale, double margin, bool detachWeights, bool clampWeights)
     {
         using var scope = torch.NewDisposeScope();
         var onehot = nn.functional.one_hot(labels, logits.shape[1]).to(logits.dtype);
         var alphaPositive = logits.neg().add(1 + margin);
         var alphaNegative = logits.add(margin);
         var alpha = onehot.mul(alphaPositive).add(onehot.neg().add(1).mul(alphaNegative));
+        if (clampWeights)
+        {
+            alpha = alpha.clamp_min(0);
+        }
+
+        if (detachWeights)
+        {
+            alpha = alpha.detach();
+        }
+
         var modulated = alpha.mul(logits).mul(scale);
         return nn.functional.cross_entropy(modulated, labels).MoveToOuterDisposeScope();
     }

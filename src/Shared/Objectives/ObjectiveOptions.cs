@@ -31,6 +31,12 @@ public sealed record ObjectiveOptions
     [Range(0.0, 100.0)]
     public double ConsistencyWeight { get; init; } = 0.2;
 
+    /// <summary>hardpair: stop the gradient through the self-paced weights α (circle-loss style).</summary>
+    public bool DetachWeights { get; init; } = true;
+
+    /// <summary>hardpair: clamp the self-paced weights α at 0 (circle-loss style).</summary>
+    public bool ClampWeights { get; init; } = true;
+
     public int Seed { get; init; } = 1;
 
     public IReadOnlyDictionary<string, double> ToDictionary(string method)
@@ -43,15 +49,21 @@ public sealed record ObjectiveOptions
             values["attackStepSize"] = AttackStepSize;
         }
 
-        if (method is TrainingObjectives.Trades or TrainingObjectives.Spat)
+        if (method is TrainingObjectives.Trades or TrainingObjectives.Spat or TrainingObjectives.HardPair)
         {
             values["beta"] = Beta;
         }
 
-        if (method == TrainingObjectives.Spat)
+        if (method is TrainingObjectives.Spat or TrainingObjectives.HardPair)
         {
             values["margin"] = Margin;
             values["consistencyWeight"] = ConsistencyWeight;
+        }
+
+        if (method == TrainingObjectives.HardPair)
+        {
+            values["detachWeights"] = DetachWeights ? 1 : 0;
+            values["clampWeights"] = ClampWeights ? 1 : 0;
         }
 
         return values;

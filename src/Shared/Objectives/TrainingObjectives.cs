@@ -7,8 +7,9 @@ public static class TrainingObjectives
     public const string PgdAt = "pgd-at";
     public const string Trades = "trades";
     public const string Spat = "spat";
+    public const string HardPair = "hardpair";
 
-    public static IReadOnlyList<string> Names { get; } = [Standard, PgdAt, Trades, Spat];
+    public static IReadOnlyList<string> Names { get; } = [Standard, PgdAt, Trades, Spat, HardPair];
 
     public static ITrainingObjective Create(string name, ObjectiveOptions options)
     {
@@ -19,6 +20,7 @@ public static class TrainingObjectives
             PgdAt => new PgdAtObjective(options),
             Trades => ConsistencyObjective.Trades(options),
             Spat => ConsistencyObjective.Spat(options),
+            HardPair => new HardPairObjective(options),
             _ => throw new ArgumentException($"Unknown training method '{name}': expected one of {string.Join(", ", Names)}.", nameof(name)),
         };
     }

@@ -31,7 +31,6 @@ public static class AdversarialTrainer
         ArgumentNullException.ThrowIfNull(options);
         var stepsPerEpoch = (data.Count + options.BatchSize - 1) / options.BatchSize;
         var totalSteps = Math.Max(1, (int)Math.Round(options.Epochs * stepsPerEpoch));
-        var decaySteps = options.DecayAt.Select(f => (int)Math.Round(f * totalSteps)).ToHashSet();
 
         var snapshot = snapshots is null ? null : TrainingSnapshots.Latest(snapshots.Folder);
         if (snapshot is not null)
@@ -41,15 +40,15 @@ public static class AdversarialTrainer
         }
 
         using var optimizer = new FlatSgd(model.parameters(), options.LearningRate, options.Momentum, options.WeightDecay);
-        var learningRate = options.LearningRate;
         var resumeAt = 0;
         if (snapshot is not null)
         {
             TrainingSnapshots.RestoreOptimizer(snapshot, model, optimizer);
             resumeAt = Math.Min(snapshot.Step, totalSteps);
-            learningRate = snapshot.LearningRate;
-            optimizer.LearningRate = learningRate;
         }
+
+        using var average = options.EmaDecay > 0 ? new WeightAverage(optimizer, options.EmaDecay) : null;
+        var learningRate = options.LearningRate;
 
         // On an accelerator the batches are gathered where they are used (see DeviceResidentDataset).
         using var resident = device.type == DeviceType.CPU ? null : new DeviceResidentDataset(data, device);
@@ -71,11 +70,8 @@ public static class AdversarialTrainer
                 }
 
                 cancellationToken.ThrowIfCancellationRequested();
-                if (decaySteps.Contains(step))
-                {
-                    learningRate *= 0.1;
-                    optimizer.LearningRate = learningRate;
-                }
+                learningRate = options.LearningRateAt(step, totalSteps);
+                optimizer.LearningRate = learningRate;
 
                 var started = clock.Elapsed;
                 using var scope = torch.NewDisposeScope();
@@ -86,6 +82,7 @@ public static class AdversarialTrainer
                 var loss = objective.Compute(model, images, labels);
                 loss.Total.backward();
                 optimizer.Step();
+                average?.Update();
                 step++;
 
                 if (progress is not null)
@@ -110,6 +107,7 @@ public static class AdversarialTrainer
             }
         }
 
+        average?.CopyInto();
         model.eval();
         return new TrainingOutcome(totalSteps, resumeAt);
     }

@@ -71,6 +71,9 @@ public sealed class FlatSgd : IDisposable
         }
     }
 
+    /// <summary>The parameters' flat buffer (every trained parameter is a view of its slice).</summary>
+    internal Tensor Values => values;
+
     /// <summary>The number of trained elements (the length of the flat buffers).</summary>
     public long Count { get; }
 

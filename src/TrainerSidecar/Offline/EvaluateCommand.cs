@@ -22,18 +22,20 @@ internal static class EvaluateCommand
         var epsilon = line.Double("epsilon", EvaluationProtocol.DefaultEpsilon, 0, 1);
         var json = line.Flag("json");
         var data = OfflineCommands.Data(line);
+        var partners = OfflineCommands.FixedPartners(line);
+        var split = line.Optional("split") ?? "test";
         OfflineCommands.StartTorch(line);
-        line.RejectUnknown(0);
 
         var folder = ResolveCheckpoint(path);
         using var checkpoint = CheckpointReader.Load(folder, TorchRuntime.Device);
         var manifest = checkpoint.Manifest;
         var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
-        var test = DatasetCatalog.Load(dataset, DatasetSplit.Test).Take(cleanSubset);
-        var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataset, DatasetSplit.Train));
+        var (measured, validation, _) = OfflineCommands.Evaluation(line, dataset);
+        line.RejectUnknown(0);
+        var test = measured.Take(cleanSubset);
         var scale = manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0);
 
-        progress.Report($"evaluating {manifest.Version}: clean on {test.Count} test images, attacks on the first {Math.Min(robustSubset, test.Count)} (seed {seed}): {string.Join(", ", attacks)}");
+        progress.Report($"evaluating {manifest.Version}: clean on {test.Count} {split} images, attacks on the first {Math.Min(robustSubset, test.Count)} (seed {seed}): {string.Join(", ", attacks)}");
         var report = ModelEvaluator.Evaluate(
             checkpoint.Model,
             new EvaluationPlan { Test = test, RobustExamples = robustSubset, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = scale, Seed = seed },
@@ -41,7 +43,7 @@ internal static class EvaluateCommand
             progress,
             cancellationToken);
 
-        var summary = EvaluationSummary.From(folder, manifest, report, seed);
+        var summary = EvaluationSummary.From(folder, manifest, report, seed).WithFixedPartners(report, partners) with { Split = split };
         if (json)
         {
             output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));

@@ -24,6 +24,29 @@ internal sealed record EvaluationSummary(
     CalibrationSummary Calibration,
     IReadOnlyList<ClassReport> Classes)
 {
+    /// <summary>What was measured: <c>test</c>, or <c>validation</c> (the held-out part of the training split).</summary>
+    public string Split { get; init; } = "test";
+
+    /// <summary>With <c>--partners</c>: the hard-pair share against that fixed partner map, from <see cref="FixedPartnerAttack"/>'s examples.</summary>
+    public double? FixedPartnerShare { get; init; }
+
+    /// <summary>The attack whose examples <see cref="FixedPartnerShare"/> counts (APGD-CE when it ran, else the headline).</summary>
+    public string? FixedPartnerAttack { get; init; }
+
+    public int[]? FixedPartners { get; init; }
+
+    /// <summary>This summary with the hard-pair share against <paramref name="partners"/> (nothing when null).</summary>
+    public EvaluationSummary WithFixedPartners(EvaluationReport report, int[]? partners)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        if (partners is null || (report.Robust.FirstOrDefault(r => r.Attack == "apgd-ce") ?? report.Headline) is not { } source)
+        {
+            return this;
+        }
+
+        return this with { FixedPartnerShare = HardPairStatistics.ShareOn(source.Confusion, partners), FixedPartnerAttack = source.Attack, FixedPartners = partners };
+    }
+
     public static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 
     public static EvaluationSummary From(string folder, CheckpointManifest manifest, EvaluationReport report, long seed = 0) => new(
@@ -70,6 +93,11 @@ internal sealed record EvaluationSummary(
         if (HardPairShare is { } share)
         {
             output.WriteLine(string.Create(c, $"hard-pair share ({PairHardnessSource}): {share:P1} of adversarial errors land on the true class's hard partner"));
+        }
+
+        if (FixedPartnerShare is { } fixedShare)
+        {
+            output.WriteLine(string.Create(c, $"hard-pair share against the fixed partners ({FixedPartnerAttack}): {fixedShare:P1}"));
         }
 
         output.WriteLine(string.Create(

@@ -22,10 +22,13 @@ public static class OfflineCommands
     public const string Help = """
         usage: HardPair.TrainerSidecar <command> [options]      (no command: run the sidecar host)
 
-          train --method {standard|pgd-at|trades|spat} --epochs N --out STORE
+          train --method {standard|pgd-at|trades|spat|hardpair} --epochs N --out STORE
                 [--train-subset N] [--seed S] [--device auto|cpu|cuda[:N]] [--epsilon E]
                 [--attack-steps K] [--attack-step-size A] [--architecture small-cnn|preact-resnet18]
-                [--head cosine|linear] [--scale S] [--beta B] [--learning-rate L] [--batch-size B]
+                [--head cosine|linear] [--scale S] [--beta B] [--margin M] [--consistency-weight N]
+                [--detach-weights true|false] [--clamp-weights true|false]
+                [--learning-rate L] [--batch-size B] [--weight-decay W] [--schedule step|cosine|onecycle]
+                [--ema D] [--split test|validation] [--partners CHECKPOINT]
                 [--test-subset N] [--clean-subset N] [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--threads T]
                 [--dataset fashion-mnist|mnist] [--data DIR] [--signing-key-file FILE]
               trains, evaluates and publishes a verified checkpoint into the store STORE
@@ -33,9 +36,15 @@ public static class OfflineCommands
               prints a JSON summary on stdout
 
           evaluate --checkpoint DIR [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--test-subset N]
-                   [--clean-subset N] [--seed S] [--epsilon E] [--json] [--device D] [--threads T] [--data DIR]
+                   [--clean-subset N] [--seed S] [--epsilon E] [--split test|validation]
+                   [--partners CHECKPOINT] [--json] [--device D] [--threads T] [--data DIR]
               DIR is a checkpoint folder, or a store (its latest valid version); prints accuracy
               per attack, hard-pair share, ECE and a per-class table (--json: one JSON object)
+
+          --split validation measures on the held-out validation part of the training split
+          (5 000 images) instead of the test set: for choosing settings. --partners scores the
+          hard-pair share against CHECKPOINT's hard partners (from APGD-CE's examples when
+          apgd-ce ran), so that several models are compared on the same pairs.
 
           attacks: fgsm, pgdK, cw, apgd-ce[K], apgd-dlr[K], apgd-t[N][xK], square[Q], and suites
           (the per-example worst case, each attack on the points the earlier ones left standing):
@@ -122,6 +131,36 @@ public static class OfflineCommands
         return unknown is not null || names.Length == 0
             ? throw new UsageException($"--attacks takes a comma-separated list of clean, fgsm, pgdK, cw, apgd-ce[K], apgd-dlr[K], apgd-t[N][xK], square[Q], autoattack or names joined by +; '{unknown ?? text}' is not one")
             : names;
+    }
+
+    /// <summary>
+    /// What an evaluation measures on: <c>--split test</c> (the default) — the test split, the
+    /// temperature fitted on the validation part — or <c>--split validation</c>: the held-out
+    /// validation part of the training split (5 000 images) for both, so that settings are chosen
+    /// without looking at the test set.
+    /// </summary>
+    internal static (ImageDataset Measured, ImageDataset Validation, string Split) Evaluation(CommandArguments line, DataOptions data)
+    {
+        var split = line.Choice("split", "test", ["test", "validation"]);
+        var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
+        return (split == "validation" ? validation : DatasetCatalog.Load(data, DatasetSplit.Test), validation, split);
+    }
+
+    /// <summary>
+    /// <c>--partners CHECKPOINT</c>: the hard partner of each class under that checkpoint's
+    /// pair hardness (its manifest's), for a hard-pair share every model is scored on alike.
+    /// </summary>
+    internal static int[]? FixedPartners(CommandArguments line)
+    {
+        if (line.Optional("partners") is not { } folder)
+        {
+            return null;
+        }
+
+        var manifest = CheckpointReader.ReadManifest(folder);
+        return manifest.PairHardness.Length == 0
+            ? throw new UsageException($"--partners {folder}: its manifest has no pair hardness")
+            : HardPairStatistics.Partners(manifest.PairHardness);
     }
 
     /// <summary>Robust accuracy on the first <c>--test-subset</c> test images (1 000), clean accuracy and calibration on the first <c>--clean-subset</c> (all).</summary>

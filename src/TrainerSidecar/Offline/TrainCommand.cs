@@ -41,7 +41,12 @@ internal static class TrainCommand
             // boundary of the ball when a fine-tuning cycle uses fewer steps.
             AttackStepSize = line.Double("attack-step-size", Math.Max(2 * epsilon / steps, 1e-6), 1e-6, 1),
             Scale = line.Double("scale", head == ClassifierHeadKind.Cosine ? 8 : 1, 1e-3, 1000),
-            Beta = line.Double("beta", 6, 0, 1000),
+            // β: TRADES' and SPAT's trade-off (6), hardpair's weight of the consistency term (1).
+            Beta = line.Double("beta", method == TrainingObjectives.HardPair ? 1 : 6, 0, 1000),
+            Margin = line.Double("margin", 0.2, 0, 10),
+            ConsistencyWeight = line.Double("consistency-weight", 0.2, 0, 100),
+            DetachWeights = line.Choice("detach-weights", "true", ["true", "false"]) == "true",
+            ClampWeights = line.Choice("clamp-weights", "true", ["true", "false"]) == "true",
             Seed = line.Int("seed", 1, 0, int.MaxValue),
         };
         var training = new TrainingOptions
@@ -49,6 +54,9 @@ internal static class TrainCommand
             Epochs = epochs,
             LearningRate = line.Double("learning-rate", 0.05, 1e-6, 10),
             BatchSize = line.Int("batch-size", 128, 1, 4096),
+            WeightDecay = line.Double("weight-decay", 2e-4, 0, 1),
+            Schedule = Enum.Parse<LearningRateSchedule>(line.Choice("schedule", "step", ["step", "cosine", "onecycle"]), ignoreCase: true),
+            EmaDecay = line.Double("ema", 0, 0, 0.99999),
             Seed = objectiveOptions.Seed,
         };
         var trainSubset = line.Int("train-subset", int.MaxValue, 1, int.MaxValue);
@@ -56,12 +64,14 @@ internal static class TrainCommand
         var attacks = OfflineCommands.Attacks(line);
         var data = OfflineCommands.Data(line);
         var signing = Signing(line.Optional("signing-key-file"));
+        var partners = OfflineCommands.FixedPartners(line);
+        var (measured, validation, split) = OfflineCommands.Evaluation(line, data);
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
 
-        var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
+        var (trainPart, _) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
         var train = trainPart.Subset(trainSubset, objectiveOptions.Seed);
-        var test = DatasetCatalog.Load(data, DatasetSplit.Test).Take(cleanSubset);
+        var test = measured.Take(cleanSubset);
         var spec = ModelRegistry.Get(architecture);
         if (spec.InputShape != train.Shape)
         {
@@ -80,7 +90,7 @@ internal static class TrainCommand
         AdversarialTrainer.Train(model, TrainingObjectives.Create(method, objectiveOptions), train, training, device, history, cancellationToken);
         var trainSeconds = clock.Elapsed.TotalSeconds;
 
-        progress.Report($"evaluating: clean on {test.Count} test images, attacks on the first {Math.Min(robustSubset, test.Count)}: {string.Join(", ", attacks)}");
+        progress.Report($"evaluating: clean on {test.Count} {split} images, attacks on the first {Math.Min(robustSubset, test.Count)}: {string.Join(", ", attacks)}");
         var report = ModelEvaluator.Evaluate(
             model,
             new EvaluationPlan { Test = test, RobustExamples = robustSubset, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
@@ -95,6 +105,8 @@ internal static class TrainCommand
             ["batchSize"] = training.BatchSize,
             ["momentum"] = training.Momentum,
             ["weightDecay"] = training.WeightDecay,
+            ["schedule"] = (int)training.Schedule,
+            ["ema"] = training.EmaDecay,
         };
         var draft = new CheckpointManifest
         {
@@ -113,7 +125,8 @@ internal static class TrainCommand
         CheckpointReader.Verify(folder, published.Version, signing);
         progress.Report($"published and verified {folder}");
 
-        var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), EvaluationSummary.From(folder, published, report), history.Points);
+        var evaluation = EvaluationSummary.From(folder, published, report).WithFixedPartners(report, partners) with { Split = split };
+        var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), evaluation, history.Points);
         output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));
         return OfflineCommands.Ok;
     }

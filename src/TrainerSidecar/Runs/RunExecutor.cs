@@ -223,6 +223,8 @@ public sealed partial class RunExecutor(
             Scale = p.GetValueOrDefault("scale", defaults.Scale),
             Margin = p.GetValueOrDefault("margin", defaults.Margin),
             ConsistencyWeight = p.GetValueOrDefault("consistencyWeight", defaults.ConsistencyWeight),
+            DetachWeights = p.GetValueOrDefault("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
+            ClampWeights = p.GetValueOrDefault("clampWeights", defaults.ClampWeights ? 1 : 0) != 0,
             Seed = (int)p.GetValueOrDefault("seed", options.Seed),
         };
     }

@@ -28,6 +28,8 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         ["scale"] = (1e-3, 1000),
         ["margin"] = (0, 10),
         ["consistencyWeight"] = (0, 100),
+        ["detachWeights"] = (0, 1),
+        ["clampWeights"] = (0, 1),
         ["learningRate"] = (1e-6, 10),
         ["batchSize"] = (1, 4096),
         ["epochs"] = (0.01, 1000),

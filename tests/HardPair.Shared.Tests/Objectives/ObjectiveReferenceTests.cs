@@ -25,7 +25,7 @@ public sealed class ObjectiveReferenceTests
 
     private static double Beta => Reference.GetProperty("beta").GetDouble();
 
-    public static TheoryData<string> Cases() => ["spat_natural", "spat_robust", "spat_total", "trades_natural", "trades_robust", "trades_total", "pgd_at"];
+    public static TheoryData<string> Cases() => ["spat_natural", "spat_robust", "spat_total", "trades_natural", "trades_robust", "trades_total", "pgd_at", "hardpair_natural", "hardpair_natural_detached", "hardpair_natural_clamped", "hardpair_total"];
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -55,6 +55,10 @@ public sealed class ObjectiveReferenceTests
             "trades_robust" => Losses.TradesKl(z, zAdv, S),
             "trades_total" => Losses.ScaledCrossEntropy(z, labels, S).add(Losses.TradesKl(z, zAdv, S).mul(Beta)),
             "pgd_at" => Losses.ScaledCrossEntropy(zAdv, labels, S),
+            "hardpair_natural" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: true, clampWeights: true),
+            "hardpair_natural_detached" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: true, clampWeights: false),
+            "hardpair_natural_clamped" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: false, clampWeights: true),
+            "hardpair_total" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: true, clampWeights: true).add(Losses.HardPairConsistency(z, zAdv, S, N).mul(1.0)),
             _ => throw new ArgumentOutOfRangeException(nameof(name)),
         };
         var expected = Reference.GetProperty("cases").GetProperty(name);

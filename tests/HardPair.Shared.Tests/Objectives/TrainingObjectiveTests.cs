@@ -28,7 +28,7 @@ public sealed class TrainingObjectiveTests
 
         Assert.True(model.training);
         Assert.True(double.IsFinite(loss.Total.item<float>()));
-        Assert.Equal(name is TrainingObjectives.Trades or TrainingObjectives.Spat, loss.Robust is not null);
+        Assert.Equal(name is TrainingObjectives.Trades or TrainingObjectives.Spat or TrainingObjectives.HardPair, loss.Robust is not null);
         if (loss.Robust is { } robust)
         {
             Assert.Equal(loss.Natural.item<float>() + (6 * robust.item<float>()), loss.Total.item<float>(), 1e-4);
