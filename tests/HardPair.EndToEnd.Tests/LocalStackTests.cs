@@ -132,7 +132,11 @@ public sealed class LocalStackTests
         public async ValueTask DisposeAsync()
         {
             Channel.Dispose();
-            Signal("KILL");
+            if (!process.HasExited)
+            {
+                Signal("KILL");
+            }
+
             await process.WaitForExitAsync();
             process.Dispose();
         }

@@ -7,6 +7,7 @@ using HardPair.Shared.Models;
 using HardPair.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -107,6 +108,61 @@ public sealed class InferenceBatcherTests
     }
 
     [Fact]
+    public async Task OnTheServicesClock_ABatchClosesWhenArrivalsPauseForTheGap_OrWhenTheWindowEnds()
+    {
+        var cancellation = TestContext.Current;
+        var time = new FakeTimeProvider();
+        using var host = new ModelHost();
+        var network = new GatedNetwork();
+        network.Open();
+        host.Swap(Model("a", Shape, network));
+        await using var batcher = await StartAsync(host, new InferenceOptions { MaxBatchSize = 64, MaxQueueDelay = TimeSpan.FromSeconds(1), MaxArrivalGap = TimeSpan.FromMilliseconds(50) }, time);
+
+        // Three calls, then nothing: one forward pass for the three once 50 ms of the fake clock
+        // have passed without an arrival, long before the window's second.
+        var started = time.GetUtcNow();
+        var calls = Enumerable.Range(0, 3).Select(i => batcher.Batcher.InferAsync(Images(1, 0.1f * (i + 1))[0], host.Current!, cancellation)).ToList();
+        var closedAfter = await AdvanceUntilAsync(time, () => network.BatchSizes.Count == 1) - started;
+        await Task.WhenAll(calls);
+        Assert.InRange(closedAfter, TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(500));
+        Assert.Equal([3], network.BatchSizes);
+
+        // Arrivals every 40 ms never leave a 50-ms gap: the window closes the batch, a second
+        // after its first image (before 8 images wait, which would close it too).
+        started = time.GetUtcNow();
+        calls.Clear();
+        for (var i = 0; i < 40 && network.BatchSizes.Count == 1; i++)
+        {
+            calls.Add(batcher.Batcher.InferAsync(Images(1, 0.5f)[0], host.Current!, cancellation));
+            var next = time.GetUtcNow() + TimeSpan.FromMilliseconds(40);
+            await AdvanceUntilAsync(time, () => time.GetUtcNow() >= next || network.BatchSizes.Count == 2);
+        }
+
+        closedAfter = time.GetUtcNow() - started;
+        await Task.WhenAll(calls);
+        Assert.InRange(closedAfter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.1));
+        Assert.Equal(2, network.BatchSizes.Count);
+        Assert.InRange(network.BatchSizes[1], 24, 26);
+    }
+
+    /// <summary>
+    /// Moves the fake clock on 2 ms at a time until <paramref name="done"/> holds, giving the
+    /// batcher's thread-pool continuations a real millisecond between moves (the clock is the
+    /// fake one; the pause only lets the code under test run); returns the clock's time then.
+    /// </summary>
+    private static async Task<DateTimeOffset> AdvanceUntilAsync(FakeTimeProvider time, Func<bool> done)
+    {
+        for (var i = 0; i < 2_500 && !done(); i++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(2));
+            await Task.Delay(1, TestContext.Current);
+        }
+
+        Assert.True(done(), "the batcher did not act within 5 s of the fake clock");
+        return time.GetUtcNow();
+    }
+
+    [Fact]
     public async Task TheQueueIsBoundedInImages_AndACancelledCallLeavesIt_WithoutBeingComputed()
     {
         var cancellation = TestContext.Current;
@@ -135,10 +191,10 @@ public sealed class InferenceBatcherTests
         Assert.Equal(1 + 4 + 12, network.BatchSizes.Sum());
     }
 
-    private static async Task<RunningBatcher> StartAsync(ModelHost host, InferenceOptions settings)
+    private static async Task<RunningBatcher> StartAsync(ModelHost host, InferenceOptions settings, TimeProvider? time = null)
     {
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();
-        var batcher = new InferenceBatcher(host, Microsoft.Extensions.Options.Options.Create(settings), new InferenceMetrics(services.GetRequiredService<IMeterFactory>()), TimeProvider.System, NullLogger<InferenceBatcher>.Instance);
+        var batcher = new InferenceBatcher(host, Microsoft.Extensions.Options.Options.Create(settings), new InferenceMetrics(services.GetRequiredService<IMeterFactory>()), time ?? TimeProvider.System, NullLogger<InferenceBatcher>.Instance);
         await batcher.StartAsync(TestContext.Current);
         return new RunningBatcher(batcher, services);
     }
