@@ -77,9 +77,9 @@ internal static class Charts
         plot.YLabel("true class");
         plot.Title(string.Create(
             CultureInfo.InvariantCulture,
-            $"{run.Method}: {name} confusion, % of each true class (ε {attack?.Epsilon ?? 0:0.###}, {e.TestExamples} test images)"));
+            $"{run.Name}: {name} confusion, % of each true class (ε {attack?.Epsilon ?? 0:0.###}, {e.TestExamples} test images)"));
         plot.Axes.Title.Label.FontSize = 14;
-        var path = Path.Combine(folder, $"confusion-{run.Method}.png");
+        var path = Path.Combine(folder, $"confusion-{run.Name}.png");
         plot.SavePng(path, 900, 760);
         return path;
     }
@@ -98,7 +98,7 @@ internal static class Charts
             }
 
             var line = plot.Add.Scatter(points.Select(p => p.Epoch).ToArray(), points.Select(p => value(p)!.Value).ToArray());
-            line.LegendText = run.Method;
+            line.LegendText = run.Name;
             line.MarkerSize = 0;
             line.LineWidth = 2;
             line.Color = palette.GetColor(index++);

@@ -1,23 +1,39 @@
 #!/usr/bin/env bash
-# Trains standard / PGD-AT / TRADES / SPAT on one budget with the offline `train` command and
-# writes each run's JSON summary (evaluation, confusions, training curve) plus the report into bench/results/robustness-<stamp>/.
-# Heavy: about 50 minutes on 2 CPU cores with the defaults (the autoattack suite is ~7 of them per
-# method). Run by hand, record the table.
+# Trains the methods on one budget with the offline `train` command and writes each run's JSON
+# summary (evaluation, confusions, training curve) plus the report into
+# bench/results/robustness-<stamp>/. Heavy: about 15 minutes per run on 2 CPU cores with the
+# defaults (the autoattack suite is ~7-9 of them). Run by hand, record the table.
 #
-#   bash bench/robustness/compare.sh [--train-subset N] [--epochs E] [--test-subset N] [--methods a,b]
+#   bash bench/robustness/compare.sh [--train-subset N] [--epochs E] [--attack-steps K]
+#        [--test-subset N] [--methods method[:head],...] [--seeds 1,2,3] [--recipe "train args"]
+#        [--partners CHECKPOINT]
+#
+# Each method in its fair form: a head per method (default: standard on a linear head, the
+# adversarial methods on the cosine head with s = 8), the same budget, training attack and
+# --recipe (e.g. "--schedule onecycle --learning-rate 0.1 --weight-decay 5e-4"); with several
+# seeds each run is <method>-s<seed>.json and the table shows mean ± sd; with --partners every
+# run's hard-pair share is also scored against that checkpoint's partners (APGD-CE's examples).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 train_subset=12000
 epochs=6
+attack_steps=10
 test_subset=1000
 methods=standard,pgd-at,trades,spat
+seeds=1
+recipe=""
+partners=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --train-subset) train_subset=$2; shift 2 ;;
     --epochs) epochs=$2; shift 2 ;;
+    --attack-steps) attack_steps=$2; shift 2 ;;
     --test-subset) test_subset=$2; shift 2 ;;
     --methods) methods=$2; shift 2 ;;
+    --seeds) seeds=$2; shift 2 ;;
+    --recipe) recipe=$2; shift 2 ;;
+    --partners) partners=$2; shift 2 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -31,16 +47,26 @@ cp -rL src/TrainerSidecar/bin/Release/net10.0 "$out/bin"
 trainer=(dotnet "$out/bin/HardPair.TrainerSidecar.dll")
 
 IFS=, read -ra list <<<"$methods"
-for method in "${list[@]}"; do
-  # Each baseline in its fair form: standard training with its usual linear head; the adversarial
-  # methods on the cosine head with the same logit scale (s = 8), attack and optimiser.
+IFS=, read -ra seed_list <<<"$seeds"
+read -ra recipe_args <<<"$recipe"
+for entry in "${list[@]}"; do
+  method=${entry%%:*}
   head=cosine
   [[ $method == standard ]] && head=linear
-  cmd=("${trainer[@]}" train --method "$method" --head "$head" --epochs "$epochs" --train-subset "$train_subset"
-       --seed 1 --test-subset "$test_subset" --attacks clean,fgsm,pgd20,cw,apgd-ce,autoattack --out "$out/store")
-  echo "${cmd[*]}" | tee "$out/$method.command"
-  "${cmd[@]}" >"$out/$method.json" 2>"$out/$method.log"
-  grep -v '^step' "$out/$method.log" | tail -n 6
+  [[ $entry == *:* ]] && head=${entry#*:}
+  label=$method
+  [[ $entry == *:* ]] && label="$method-$head"
+  for seed in "${seed_list[@]}"; do
+    name=$label
+    ((${#seed_list[@]} > 1)) && name="$label-s$seed"
+    cmd=("${trainer[@]}" train --method "$method" --head "$head" --epochs "$epochs" --train-subset "$train_subset"
+         --attack-steps "$attack_steps" --seed "$seed" "${recipe_args[@]}"
+         --test-subset "$test_subset" --attacks clean,fgsm,pgd20,cw,apgd-ce,autoattack --out "$out/store")
+    [[ -n $partners ]] && cmd+=(--partners "$partners")
+    echo "${cmd[*]}" | tee "$out/$name.command"
+    "${cmd[@]}" >"$out/$name.json" 2>"$out/$name.log"
+    grep -v '^step' "$out/$name.log" | tail -n 6
+  done
 done
 rm -rf "$out/bin"
 
