@@ -191,6 +191,53 @@ public sealed class InferenceBatcherTests
         Assert.Equal(1 + 4 + 12, network.BatchSizes.Sum());
     }
 
+    [Fact]
+    public async Task CallsCancelledAtRandom_WhileVersionsSwapUnderThem_NeverBreakTheBatcher_AndEveryRetiredVersionIsFreed()
+    {
+        var cancellation = TestContext.Current;
+        using var host = new ModelHost();
+        var models = new List<ServingModel> { Model("v0", Shape) };
+        host.Swap(models[0]);
+        await using var batcher = await StartAsync(host, new InferenceOptions { MaxBatchSize = 8, Executors = 2, QueueCapacity = 10_000 });
+        var random = new Random(7);
+        var outcomes = new List<Task>();
+
+        for (var i = 0; i < 300; i++)
+        {
+            var giveUp = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
+            var call = batcher.Batcher.InferAsync(Images(1 + random.Next(20), 0.5f), host.Current!, giveUp.Token);
+            outcomes.Add(call.ContinueWith(t => { giveUp.Dispose(); return t; }, TaskScheduler.Default).Unwrap());
+            if (random.Next(3) == 0)
+            {
+                giveUp.CancelAfter(random.Next(3));
+            }
+
+            if (i % 10 == 0)
+            {
+                var next = Model($"v{models.Count}", Shape);
+                models.Add(next);
+                host.Swap(next);
+            }
+        }
+
+        // Every call ends — answered by one version or cancelled — and the batcher still serves.
+        foreach (var outcome in outcomes)
+        {
+            try
+            {
+                var answers = await (Task<IReadOnlyList<InferenceResult>>)outcome;
+                Assert.Single(answers.Select(a => a.Model.Version).Distinct());
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        var last = await batcher.Batcher.InferAsync(Images(1, 0.5f)[0], host.Current!, cancellation);
+        Assert.Equal(models[^1].Version, last.Model.Version);
+        Assert.All(models[..^1], m => Assert.True(m.IsDisposed, $"{m.Version} was retired but is still held ({m.Leases} leases)"));
+    }
+
     private static async Task<RunningBatcher> StartAsync(ModelHost host, InferenceOptions settings, TimeProvider? time = null)
     {
         var services = new ServiceCollection().AddMetrics().BuildServiceProvider();

@@ -104,6 +104,7 @@ internal sealed class CallQueue(int capacity, QueuePolicy policy)
         lock (gate)
         {
             ServingModel? model = null;
+            ModelLease? batchLease = null;
             var shares = new List<(PendingCall Call, int Count)>();
             var room = size;
             foreach (var call in calls)
@@ -113,7 +114,7 @@ internal sealed class CallQueue(int capacity, QueuePolicy policy)
                     break;
                 }
 
-                if (!Join(call, host, ref model))
+                if (!Join(call, host, ref model, ref batchLease))
                 {
                     continue;
                 }
@@ -159,7 +160,13 @@ internal sealed class CallQueue(int capacity, QueuePolicy policy)
                 return true;
             });
 
-            return model is null || slices.Length == 0 ? null : new ForwardBatch(model.ShareLease(), slices);
+            if (batchLease is null || slices.Length == 0)
+            {
+                batchLease?.Dispose();
+                return null;
+            }
+
+            return new ForwardBatch(batchLease, slices);
         }
     }
 
@@ -178,11 +185,11 @@ internal sealed class CallQueue(int capacity, QueuePolicy policy)
 
     /// <summary>
     /// Whether <paramref name="call"/> can join a batch on <paramref name="model"/> (the first that
-    /// can sets it). A call not pinned yet is pinned to the batch's model, or to the serving model
-    /// when it is the first; it fails here when no model is loaded or the model it was validated
-    /// against had another input shape.
+    /// can sets it, and takes the batch's own lease on it). A call not pinned yet is pinned to the
+    /// batch's model, or to the serving model when it is the first; it fails here when no model is
+    /// loaded or the model it was validated against had another input shape.
     /// </summary>
-    private static bool Join(PendingCall call, ModelHost host, ref ServingModel? model)
+    private static bool Join(PendingCall call, ModelHost host, ref ServingModel? model, ref ModelLease? batchLease)
     {
         if (call.IsFinished)
         {
@@ -222,7 +229,19 @@ internal sealed class CallQueue(int capacity, QueuePolicy policy)
             pinned = lease.Model;
         }
 
-        model ??= pinned;
+        if (model is null)
+        {
+            // The call may finish (cancelled) and return its lease at any moment: the batch holds
+            // the weights with a lease of its own, taken while they are surely alive.
+            batchLease = pinned.TryShareLease();
+            if (batchLease is null)
+            {
+                return false;
+            }
+
+            model = pinned;
+        }
+
         return ReferenceEquals(pinned, model);
     }
 

@@ -78,14 +78,18 @@ public sealed class ServingModel
     internal ModelLease? TryLease() => TryAddLease() ? new ModelLease(this) : null;
 
     /// <summary>
-    /// Another lease for one who holds a lease already: granted even once retired, since the
-    /// weights cannot be freed while that lease is held.
+    /// Another lease while the weights are alive — retired or not — for one whose own hold on
+    /// them may end before it is done; null once they are freed.
     /// </summary>
-    internal ModelLease ShareLease()
+    internal ModelLease? TryShareLease()
     {
         lock (gate)
         {
-            ObjectDisposedException.ThrowIf(disposed || leases == 0, this);
+            if (disposed || leases == 0)
+            {
+                return null;
+            }
+
             leases++;
             return new ModelLease(this);
         }
