@@ -23,15 +23,15 @@ internal static class EvaluateCommand
         var json = line.Flag("json");
         var data = OfflineCommands.Data(line);
         var partners = OfflineCommands.FixedPartners(line);
-        var split = line.Optional("split") ?? "test";
+        var split = OfflineCommands.Split(line);
         OfflineCommands.StartTorch(line);
+        line.RejectUnknown(0);
 
         var folder = ResolveCheckpoint(path);
         using var checkpoint = CheckpointReader.Load(folder, TorchRuntime.Device);
         var manifest = checkpoint.Manifest;
         var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
-        var (measured, validation, _) = OfflineCommands.Evaluation(line, dataset);
-        line.RejectUnknown(0);
+        var (measured, validation) = OfflineCommands.Evaluation(split, dataset);
         var test = measured.Take(cleanSubset);
         var scale = manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0);
 

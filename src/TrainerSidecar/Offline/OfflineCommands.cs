@@ -139,11 +139,13 @@ public static class OfflineCommands
     /// validation part of the training split (5 000 images) for both, so that settings are chosen
     /// without looking at the test set.
     /// </summary>
-    internal static (ImageDataset Measured, ImageDataset Validation, string Split) Evaluation(CommandArguments line, DataOptions data)
+    internal static string Split(CommandArguments line) => line.Choice("split", "test", ["test", "validation"]);
+
+    /// <summary>The images measured on and the validation part (for the temperature), for <see cref="Split"/>'s answer.</summary>
+    internal static (ImageDataset Measured, ImageDataset Validation) Evaluation(string split, DataOptions data)
     {
-        var split = line.Choice("split", "test", ["test", "validation"]);
         var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
-        return (split == "validation" ? validation : DatasetCatalog.Load(data, DatasetSplit.Test), validation, split);
+        return (split == "validation" ? validation : DatasetCatalog.Load(data, DatasetSplit.Test), validation);
     }
 
     /// <summary>

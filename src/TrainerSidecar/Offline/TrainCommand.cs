@@ -65,9 +65,11 @@ internal static class TrainCommand
         var data = OfflineCommands.Data(line);
         var signing = Signing(line.Optional("signing-key-file"));
         var partners = OfflineCommands.FixedPartners(line);
-        var (measured, validation, split) = OfflineCommands.Evaluation(line, data);
+        var split = OfflineCommands.Split(line);
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
+
+        var (measured, validation) = OfflineCommands.Evaluation(split, data);
 
         var (trainPart, _) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
         var train = trainPart.Subset(trainSubset, objectiveOptions.Seed);

@@ -24,8 +24,17 @@ public sealed class TrainerOptions : IValidatableObject
     [Range(typeof(TimeSpan), "00:00:00", "1.00:00:00")]
     public TimeSpan FirstCycleDelay { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>Method value meaning "the serving checkpoint's own".</summary>
+    public const string ServingMethod = "serving";
+
+    /// <summary>
+    /// A run's method when it names none: <c>serving</c> (the default) fine-tunes with the serving
+    /// checkpoint's own method and its objective's hyper-parameters (scale, β, m, n, ε, …; spat
+    /// from scratch when nothing serves), so that a cycle continues the recipe the model was made
+    /// with; or a method name, for every run.
+    /// </summary>
     [Required]
-    public string Method { get; set; } = TrainingObjectives.Spat;
+    public string Method { get; set; } = ServingMethod;
 
     /// <summary>Epochs over the cycle's training subset.</summary>
     [Range(0.01, 1000)]
@@ -77,7 +86,10 @@ public sealed class TrainerOptions : IValidatableObject
     {
         var results = new List<ValidationResult>();
         Validator.TryValidateObject(Gate, new ValidationContext(Gate), results, validateAllProperties: true);
-        return results.Select(r => new ValidationResult($"Trainer:Gate: {r.ErrorMessage}", [.. r.MemberNames.Select(m => $"{nameof(Gate)}.{m}")]));
+        var gate = results.Select(r => new ValidationResult($"Trainer:Gate: {r.ErrorMessage}", [.. r.MemberNames.Select(m => $"{nameof(Gate)}.{m}")]));
+        return Method == ServingMethod || TrainingObjectives.Names.Contains(Method)
+            ? gate
+            : gate.Append(new ValidationResult($"Trainer:Method must be {ServingMethod} or one of {string.Join(", ", TrainingObjectives.Names)}, not '{Method}'.", [nameof(Method)]));
     }
 }
 

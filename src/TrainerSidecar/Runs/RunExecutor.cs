@@ -75,8 +75,12 @@ public sealed partial class RunExecutor(
     {
         var device = TorchRuntime.Device;
         var serving = checkpoints.Serving();
-        var method = run.Method;
-        var objectiveOptions = ObjectiveOptionsFor(run);
+        // A run without a method of its own continues the serving checkpoint's recipe: its method
+        // and its objective's hyper-parameters, unless the run overrides them.
+        var servingTraining = serving?.Manifest?.Training;
+        var inherited = run.Method == TrainerOptions.ServingMethod && servingTraining is not null && TrainingObjectives.Names.Contains(servingTraining.Method);
+        var method = run.Method != TrainerOptions.ServingMethod ? run.Method : inherited ? servingTraining!.Method : TrainingObjectives.Spat;
+        var objectiveOptions = ObjectiveOptionsFor(run, inherited ? servingTraining!.HyperParameters : null);
         var training = new TrainingOptions
         {
             Epochs = run.HyperParameters.GetValueOrDefault("epochs", options.Epochs),
@@ -101,6 +105,7 @@ public sealed partial class RunExecutor(
             r.StartedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
             r.Device = device.ToString();
             r.ParentVersion = serving?.Version ?? "";
+            r.Method = method;
             r.FeedbackExamples = feedbackCount;
             r.HyperParameters["learningRate"] = training.LearningRate;
             r.HyperParameters["epochs"] = training.Epochs;
@@ -208,23 +213,31 @@ public sealed partial class RunExecutor(
         return coordinator.Complete(id, RunPhase.Published, $"published {published.Version}");
     }
 
-    private ObjectiveOptions ObjectiveOptionsFor(Run run)
+    /// <summary>
+    /// The objective's settings: the run's own, else — for a run that continues the serving
+    /// checkpoint's recipe — that checkpoint's (<paramref name="serving"/>: its manifest's
+    /// hyper-parameters), else the defaults. The training attack's steps are the sidecar's budget
+    /// (<c>Trainer:AttackSteps</c>), not inherited.
+    /// </summary>
+    private ObjectiveOptions ObjectiveOptionsFor(Run run, IReadOnlyDictionary<string, double>? serving)
     {
         var p = run.HyperParameters;
-        var epsilon = p.GetValueOrDefault("epsilon", options.Epsilon);
-        var steps = (int)p.GetValueOrDefault("attackSteps", options.AttackSteps);
         var defaults = new ObjectiveOptions();
+        double Value(string name, double fallback) =>
+            p.TryGetValue(name, out var own) ? own : serving is not null && serving.TryGetValue(name, out var inherited) ? inherited : fallback;
+        var epsilon = Value("epsilon", options.Epsilon);
+        var steps = (int)p.GetValueOrDefault("attackSteps", options.AttackSteps);
         return new ObjectiveOptions
         {
             Epsilon = epsilon,
             AttackSteps = steps,
             AttackStepSize = p.GetValueOrDefault("attackStepSize", 2 * epsilon / steps),
-            Beta = p.GetValueOrDefault("beta", defaults.Beta),
-            Scale = p.GetValueOrDefault("scale", defaults.Scale),
-            Margin = p.GetValueOrDefault("margin", defaults.Margin),
-            ConsistencyWeight = p.GetValueOrDefault("consistencyWeight", defaults.ConsistencyWeight),
-            DetachWeights = p.GetValueOrDefault("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
-            ClampWeights = p.GetValueOrDefault("clampWeights", defaults.ClampWeights ? 1 : 0) != 0,
+            Beta = Value("beta", defaults.Beta),
+            Scale = Value("scale", defaults.Scale),
+            Margin = Value("margin", defaults.Margin),
+            ConsistencyWeight = Value("consistencyWeight", defaults.ConsistencyWeight),
+            DetachWeights = Value("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
+            ClampWeights = Value("clampWeights", defaults.ClampWeights ? 1 : 0) != 0,
             Seed = (int)p.GetValueOrDefault("seed", options.Seed),
         };
     }

@@ -38,9 +38,9 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
     public override Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
         var validation = new RequestViolations();
-        if (request.Method.Length > 0 && !TrainingObjectives.Names.Contains(request.Method))
+        if (request.Method.Length > 0 && request.Method != Options.TrainerOptions.ServingMethod && !TrainingObjectives.Names.Contains(request.Method))
         {
-            validation.Add("method", $"must be one of {string.Join(", ", TrainingObjectives.Names)} (or empty for the default)");
+            validation.Add("method", $"must be one of {string.Join(", ", TrainingObjectives.Names)}, or {Options.TrainerOptions.ServingMethod} (the serving checkpoint's), or empty for the default");
         }
 
         foreach (var (name, value) in request.HyperParameters)

@@ -150,6 +150,32 @@ public sealed class TrainerServiceTests : IDisposable
         Assert.True(Directory.Exists(temp.Combine("store", version)));
     }
 
+    [Fact]
+    public async Task ARunWithoutAMethod_ContinuesTheServingCheckpointsMethodAndSettings_UnlessItNamesItsOwn()
+    {
+        await using var host = await StartAsync(new Dictionary<string, string?> { ["Trainer:Gate:MinCleanAccuracy"] = "0" });
+        var client = TrainerClients.Create(host.Channel);
+
+        // What serves was trained with PGD-AT at logit scale 2.
+        var first = await client.StartRunAsync(new StartRunRequest { Method = "pgd-at", Reason = "test: the serving recipe", HyperParameters = { ["epochs"] = 0.1, ["scale"] = 2 } }, cancellationToken: TestContext.Current);
+        var published = await client.WaitAsync(first.RunId, TimeSpan.FromMinutes(2));
+        Assert.Equal(RunPhase.Published, published.Phase);
+
+        // A cycle (no method) fine-tunes with PGD-AT at scale 2; a run that names SPAT gets SPAT
+        // with SPAT's own default scale.
+        var cycle = await client.StartRunAsync(new StartRunRequest { Reason = "test: a cycle", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
+        var continued = await client.WaitAsync(cycle.RunId, TimeSpan.FromMinutes(2));
+        var named = await client.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: named", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
+        var own = await client.WaitAsync(named.RunId, TimeSpan.FromMinutes(2));
+
+        Assert.Equal("serving", cycle.Method);
+        Assert.Equal("pgd-at", continued.Method);
+        Assert.Equal(2, continued.HyperParameters["scale"]);
+        Assert.Equal(published.PublishedVersion, continued.ParentVersion);
+        Assert.Equal("spat", own.Method);
+        Assert.Equal(8, own.HyperParameters["scale"]);
+    }
+
     private Task<LoopbackHost> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null) => LoopbackHost.StartAsync(
         b => b.AddTrainerServices(),
         app => app.MapTrainerEndpoints(),
