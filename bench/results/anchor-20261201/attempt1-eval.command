@@ -1,0 +1,1 @@
+dotnet .local/anchor-bin/HardPair.TrainerSidecar.dll evaluate --checkpoint .local/models-anchor/attempt1/v20261201T172037796Z-55845714 --attacks clean,apgd-ce,autoattack --test-subset 1000 --seed 0 --json

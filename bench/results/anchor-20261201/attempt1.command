@@ -1,0 +1,1 @@
+dotnet .local/anchor-bin/HardPair.TrainerSidecar.dll train --method pgd-at --head linear --epochs 25 --train-subset 55000 --attack-steps 5 --attack-step-size 0.025 --seed 1 --attacks clean --out .local/models-anchor/attempt1
