@@ -57,6 +57,19 @@ public sealed class ApiKeysTests : IDisposable
         Assert.Contains(expected, error.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void AKeysFileThatDoesNotParse_IsRefusedWhenTheOptionsAreValidated_NotAtTheFirstCall()
+    {
+        var path = folder.Combine("keys");
+        File.WriteAllLines(path, ["alpha:short"]);
+        var options = new RateLimitOptions { ImagesPerSecond = 10, ApiKeysFile = path };
+
+        var results = new List<System.ComponentModel.DataAnnotations.ValidationResult>();
+        System.ComponentModel.DataAnnotations.Validator.TryValidateObject(options, new(options), results, validateAllProperties: true);
+
+        Assert.Contains(results, r => r.ErrorMessage!.Contains("line 1", StringComparison.Ordinal));
+    }
+
     private ApiKeys Create(string path) =>
         new(Microsoft.Extensions.Options.Options.Create(new RateLimitOptions { ImagesPerSecond = 10, ApiKeysFile = path }), time, NullLogger<ApiKeys>.Instance);
 }

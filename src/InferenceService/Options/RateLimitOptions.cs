@@ -39,6 +39,20 @@ public sealed class RateLimitOptions : IValidatableObject
 
     public bool Enabled => ImagesPerSecond > 0;
 
+    /// <summary>Why the keys file cannot be used (checked at start, not at the first call), or null.</summary>
+    private static string? KeysFileProblem(string path)
+    {
+        try
+        {
+            Admission.ApiKeys.Parse(File.ReadAllLines(path), path);
+            return null;
+        }
+        catch (Exception ex) when (ex is FormatException or IOException or UnauthorizedAccessException)
+        {
+            return ex.Message;
+        }
+    }
+
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         if (!Enum.IsDefined(Key))
@@ -55,6 +69,10 @@ public sealed class RateLimitOptions : IValidatableObject
             else if (!File.Exists(ApiKeysFile))
             {
                 yield return new ValidationResult($"ApiKeysFile {ApiKeysFile} does not exist.", [nameof(ApiKeysFile)]);
+            }
+            else if (KeysFileProblem(ApiKeysFile) is { } problem)
+            {
+                yield return new ValidationResult($"ApiKeysFile: {problem}", [nameof(ApiKeysFile)]);
             }
         }
     }

@@ -31,7 +31,8 @@ internal static class EvaluateCommand
         using var checkpoint = CheckpointReader.Load(folder, TorchRuntime.Device);
         var manifest = checkpoint.Manifest;
         var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
-        var (measured, validation) = OfflineCommands.Evaluation(split, dataset);
+        var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataset, DatasetSplit.Train));
+        var measured = OfflineCommands.Measured(split, validation, dataset);
         var test = measured.Take(cleanSubset);
         var scale = manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0);
 

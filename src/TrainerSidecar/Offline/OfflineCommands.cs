@@ -141,12 +141,9 @@ public static class OfflineCommands
     /// </summary>
     internal static string Split(CommandArguments line) => line.Choice("split", "test", ["test", "validation"]);
 
-    /// <summary>The images measured on and the validation part (for the temperature), for <see cref="Split"/>'s answer.</summary>
-    internal static (ImageDataset Measured, ImageDataset Validation) Evaluation(string split, DataOptions data)
-    {
-        var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
-        return (split == "validation" ? validation : DatasetCatalog.Load(data, DatasetSplit.Test), validation);
-    }
+    /// <summary>The images measured on for <see cref="Split"/>'s answer: the validation part itself, or the test split.</summary>
+    internal static ImageDataset Measured(string split, ImageDataset validation, DataOptions data) =>
+        split == "validation" ? validation : DatasetCatalog.Load(data, DatasetSplit.Test);
 
     /// <summary>
     /// <c>--partners CHECKPOINT</c>: the hard partner of each class under that checkpoint's

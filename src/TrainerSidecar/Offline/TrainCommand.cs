@@ -69,9 +69,8 @@ internal static class TrainCommand
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
 
-        var (measured, validation) = OfflineCommands.Evaluation(split, data);
-
-        var (trainPart, _) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
+        var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
+        var measured = OfflineCommands.Measured(split, validation, data);
         var train = trainPart.Subset(trainSubset, objectiveOptions.Seed);
         var test = measured.Take(cleanSubset);
         var spec = ModelRegistry.Get(architecture);
