@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Prints "N passed, N failed" summed over the TRX files of every test project.
+# Prints the name and first message line of every failed test, then, as its last line,
+# "N passed, N failed" summed over the TRX files of every test project.
 set -euo pipefail
 results=${1:-artifacts/test-results}
 passed=0 failed=0
@@ -10,5 +11,18 @@ for trx in "$results"/*.trx; do
   f=$(sed -n 's/.* failed="\([0-9]*\)".*/\1/p' <<<"$counters")
   passed=$((passed + ${p:-0}))
   failed=$((failed + ${f:-0}))
+  if [ "${f:-0}" -gt 0 ]; then
+    python3 - "$trx" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+
+ns = {"t": "http://microsoft.com/schemas/VisualStudio/TeamTest/2010"}
+for result in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns):
+    if result.get("outcome") != "Failed":
+        continue
+    message = result.findtext("t:Output/t:ErrorInfo/t:Message", default="", namespaces=ns).strip()
+    print(f"FAILED {result.get('testName')}: {message.splitlines()[0] if message else '(no message)'}")
+PY
+  fi
 done
 echo "$passed passed, $failed failed"

@@ -139,10 +139,15 @@ public sealed class InferenceBatcherTests
         }
 
         closedAfter = time.GetUtcNow() - started;
+
+        // A call made while the window's batch was being closed waits for the next batch, which
+        // only the fake clock's gap closes: move the clock on until every call is answered.
+        await AdvanceUntilAsync(time, () => calls.TrueForAll(c => c.IsCompleted));
         await Task.WhenAll(calls);
         Assert.InRange(closedAfter, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1.1));
-        Assert.Equal(2, network.BatchSizes.Count);
         Assert.InRange(network.BatchSizes[1], 24, 26);
+        Assert.InRange(network.BatchSizes.Count, 2, 3);
+        Assert.Equal(calls.Count, network.BatchSizes.Skip(1).Sum());
     }
 
     /// <summary>
