@@ -6,13 +6,15 @@
 #
 #   bash bench/robustness/compare.sh [--train-subset N] [--epochs E] [--attack-steps K]
 #        [--test-subset N] [--methods method[:head],...] [--seeds 1,2,3] [--recipe "train args"]
-#        [--partners CHECKPOINT]
+#        [--partners CHECKPOINT] [--out DIR]
 #
 # Each method in its fair form: a head per method (default: standard on a linear head, the
 # adversarial methods on the cosine head with s = 8), the same budget, training attack and
 # --recipe (e.g. "--schedule onecycle --learning-rate 0.1 --weight-decay 5e-4"); with several
 # seeds each run is <method>-s<seed>.json and the table shows mean ± sd; with --partners every
 # run's hard-pair share is also scored against that checkpoint's partners (APGD-CE's examples).
+# --out DIR resumes a table: a run whose JSON is already in DIR is not run again (a run stopped
+# half-way leaves only a .part), so a table too long for one sitting is built over several.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -24,6 +26,7 @@ methods=standard,pgd-at,trades,spat
 seeds=1
 recipe=""
 partners=""
+out=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --train-subset) train_subset=$2; shift 2 ;;
@@ -34,11 +37,12 @@ while [[ $# -gt 0 ]]; do
     --seeds) seeds=$2; shift 2 ;;
     --recipe) recipe=$2; shift 2 ;;
     --partners) partners=$2; shift 2 ;;
+    --out) out=$2; shift 2 ;;
     *) echo "compare.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done
 
-out="bench/results/robustness-$(date -u +%Y%m%dT%H%M%SZ)"
+out=${out:-bench/results/robustness-$(date -u +%Y%m%dT%H%M%SZ)}
 mkdir -p "$out"
 dotnet build src/TrainerSidecar -c Release -warnaserror -v quiet -nologo >/dev/null
 # Run from a private copy: the build hard-links its outputs, so a rebuild during the (long) run
@@ -63,8 +67,10 @@ for entry in "${list[@]}"; do
          --attack-steps "$attack_steps" --seed "$seed" "${recipe_args[@]}"
          --test-subset "$test_subset" --attacks clean,fgsm,pgd20,cw,apgd-ce,autoattack --out "$out/store")
     [[ -n $partners ]] && cmd+=(--partners "$partners")
+    [[ -s $out/$name.json ]] && continue
     echo "${cmd[*]}" | tee "$out/$name.command"
-    "${cmd[@]}" >"$out/$name.json" 2>"$out/$name.log"
+    "${cmd[@]}" >"$out/$name.json.part" 2>"$out/$name.log"
+    mv "$out/$name.json.part" "$out/$name.json"
     grep -v '^step' "$out/$name.log" | tail -n 6
   done
 done

@@ -6,6 +6,8 @@ best.py OUT PREFIX --recipe   that run's recipe as train arguments
 best.py OUT PREFIX --table    a Markdown table of every run, best first
 
 "Best" is the validation worst case of the gate's suite (apgd-ce+apgd-t3), then clean accuracy.
+A run trained without --partners (stage A) takes its share against the fixed partners from
+NAME-partners.eval.json, an `evaluate --partners --json` of its checkpoint, when there is one.
 """
 import json
 import os
@@ -17,12 +19,16 @@ SCHEDULES = {0: "step", 1: "cosine", 2: "onecycle"}
 
 def runs(folder, prefix):
     for name in sorted(os.listdir(folder)):
-        if name.endswith(".json") and name.startswith(prefix):
+        if name.endswith(".json") and not name.endswith(".eval.json") and name.startswith(prefix):
             with open(os.path.join(folder, name)) as f:
                 summary = json.load(f)
             evaluation = summary["evaluation"]
             assert evaluation.get("split") == "validation", f"{name} was not measured on validation"
             attacks = {a["name"]: a["accuracy"] for a in evaluation["attacks"]}
+            scored = os.path.join(folder, name[: -len(".json")] + "-partners.eval.json")
+            if evaluation.get("fixedPartnerShare") is None and os.path.exists(scored):
+                with open(scored) as f:
+                    evaluation = dict(evaluation, fixedPartnerShare=json.load(f)["fixedPartnerShare"])
             yield name[: -len(".json")], summary, evaluation, attacks
 
 

@@ -31,6 +31,9 @@ SEED = 20261125
 B, D, C = 4, 6, 5
 S, M, N, BETA = 8.0, 0.2, 0.2, 6.0
 BETA_HARDPAIR = 1.0
+# hardpair's partner margin: a fixed partner map for the C = 5 classes, and delta.
+PARTNERS = torch.tensor([1, 0, 3, 2, 2], dtype=torch.long)
+DELTA = 0.3
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(
@@ -112,6 +115,12 @@ def hardpair_natural_clamped(z, z_adv, y):
     return self_paced(z_adv, y, detach=False, clamp=True)
 
 
+def hardpair_partner_margin(z, z_adv, y):
+    """hardpair's self-paced loss on adversarial logits whose partner entry is raised by delta."""
+    raised = z_adv + DELTA * F.one_hot(PARTNERS[y], C).to(z_adv.dtype)
+    return self_paced(raised, y, detach=True, clamp=True)
+
+
 def hardpair_total(z, z_adv, y):
     return hardpair_natural(z, z_adv, y) + BETA_HARDPAIR * spat_robust(z, z_adv, y)
 
@@ -128,6 +137,7 @@ CASES = [
     ("hardpair_natural_detached", hardpair_natural_detached),
     ("hardpair_natural_clamped", hardpair_natural_clamped),
     ("hardpair_total", hardpair_total),
+    ("hardpair_partner_margin", hardpair_partner_margin),
 ]
 
 
@@ -159,6 +169,8 @@ def main():
         "n": N,
         "beta": BETA,
         "beta_hardpair": BETA_HARDPAIR,
+        "partners": PARTNERS.tolist(),
+        "partner_margin": DELTA,
         "x": to_list(x0),
         "x_adv": to_list(x_adv0),
         "weight": to_list(weight),

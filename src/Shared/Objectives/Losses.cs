@@ -49,6 +49,19 @@ public static class Losses
     }
 
     /// <summary>
+    /// The logits with <paramref name="margin"/> added to each example's partner class
+    /// (<paramref name="partners"/>[y]): a loss on them asks the true logit to beat the partner's
+    /// by that much more than any other class's — a wider boundary on the pair alone.
+    /// </summary>
+    public static Tensor WithPartnerMargin(Tensor logits, Tensor labels, Tensor partners, double margin)
+    {
+        using var scope = torch.NewDisposeScope();
+        var partnerOfEach = partners.index_select(0, labels);
+        var onPartner = nn.functional.one_hot(partnerOfEach, logits.shape[1]).to(logits.dtype);
+        return logits.add(onPartner.mul(margin)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>
     /// SPAT's HCP-ECP consistency loss: with p = softmax(s·z), q = softmax(s·z′) and
     /// k = p (log p − log q), the batch mean of Σ_j k (k + n) = Σ_j k² + n · KL(p ‖ q).
     /// </summary>

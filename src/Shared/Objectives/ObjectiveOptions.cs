@@ -37,6 +37,13 @@ public sealed record ObjectiveOptions
     /// <summary>hardpair: clamp the self-paced weights α at 0 (circle-loss style).</summary>
     public bool ClampWeights { get; init; } = true;
 
+    /// <summary>
+    /// hardpair: margin added to the hard partner's logit in the self-paced loss (0: off), the
+    /// partners being the run's own (<see cref="PartnerTracker"/>).
+    /// </summary>
+    [Range(0.0, 10.0)]
+    public double PartnerMargin { get; init; }
+
     public int Seed { get; init; } = 1;
 
     public IReadOnlyDictionary<string, double> ToDictionary(string method)
@@ -64,6 +71,7 @@ public sealed record ObjectiveOptions
         {
             values["detachWeights"] = DetachWeights ? 1 : 0;
             values["clampWeights"] = ClampWeights ? 1 : 0;
+            values["partnerMargin"] = PartnerMargin;
         }
 
         return values;

@@ -47,6 +47,7 @@ internal static class TrainCommand
             ConsistencyWeight = line.Double("consistency-weight", 0.2, 0, 100),
             DetachWeights = line.Choice("detach-weights", "true", ["true", "false"]) == "true",
             ClampWeights = line.Choice("clamp-weights", "true", ["true", "false"]) == "true",
+            PartnerMargin = line.Double("partner-margin", 0, 0, 10),
             Seed = line.Int("seed", 1, 0, int.MaxValue),
         };
         var training = new TrainingOptions

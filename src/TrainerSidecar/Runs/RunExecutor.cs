@@ -238,6 +238,7 @@ public sealed partial class RunExecutor(
             ConsistencyWeight = Value("consistencyWeight", defaults.ConsistencyWeight),
             DetachWeights = Value("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
             ClampWeights = Value("clampWeights", defaults.ClampWeights ? 1 : 0) != 0,
+            PartnerMargin = Value("partnerMargin", defaults.PartnerMargin),
             Seed = (int)p.GetValueOrDefault("seed", options.Seed),
         };
     }

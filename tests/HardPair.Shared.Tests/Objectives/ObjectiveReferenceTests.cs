@@ -25,7 +25,7 @@ public sealed class ObjectiveReferenceTests
 
     private static double Beta => Reference.GetProperty("beta").GetDouble();
 
-    public static TheoryData<string> Cases() => ["spat_natural", "spat_robust", "spat_total", "trades_natural", "trades_robust", "trades_total", "pgd_at", "hardpair_natural", "hardpair_natural_detached", "hardpair_natural_clamped", "hardpair_total"];
+    public static TheoryData<string> Cases() => ["spat_natural", "spat_robust", "spat_total", "trades_natural", "trades_robust", "trades_total", "pgd_at", "hardpair_natural", "hardpair_natural_detached", "hardpair_natural_clamped", "hardpair_total", "hardpair_partner_margin"];
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -59,6 +59,9 @@ public sealed class ObjectiveReferenceTests
             "hardpair_natural_detached" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: true, clampWeights: false),
             "hardpair_natural_clamped" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: false, clampWeights: true),
             "hardpair_total" => Losses.SelfPacedCrossEntropy(zAdv, labels, S, M, detachWeights: true, clampWeights: true).add(Losses.HardPairConsistency(z, zAdv, S, N).mul(1.0)),
+            "hardpair_partner_margin" => Losses.SelfPacedCrossEntropy(
+                Losses.WithPartnerMargin(zAdv, labels, torch.tensor(Reference.GetProperty("partners").EnumerateArray().Select(e => e.GetInt64()).ToArray()), Reference.GetProperty("partner_margin").GetDouble()),
+                labels, S, M, detachWeights: true, clampWeights: true),
             _ => throw new ArgumentOutOfRangeException(nameof(name)),
         };
         var expected = Reference.GetProperty("cases").GetProperty(name);

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Issue 21's search, second round (after bench/search/run.sh, same budget, same validation split,
+# same fixed partners): PGD-AT's own share against those partners, and hardpair with a margin on
+# each example's hard-partner logit (--partner-margin, the partners from the run's own
+# adversarial confusion). Run by hand in the background, nothing else heavy beside it:
+#   nohup nice -n 19 bash bench/search/round2.sh > bench/results/search-20261201/round2.log 2>&1 &
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${SEARCH_OUT:-bench/results/search-20261201}
+store=.local/search
+mkdir -p "$out" "$store"
+dotnet build src/TrainerSidecar -c Release -warnaserror -v quiet -nologo >/dev/null
+rm -rf .local/search2-bin && cp -rL src/TrainerSidecar/bin/Release/net10.0 .local/search2-bin
+trainer=(dotnet .local/search2-bin/HardPair.TrainerSidecar.dll)
+budget=(--train-subset 12000 --epochs 5 --attack-steps 5 --attack-step-size 0.025 --seed 1
+  --split validation --attacks clean,apgd-ce,apgd-ce+apgd-t3 --test-subset 1000)
+best=$(python3 bench/search/best.py "$out" pgdat-linear-)
+recipe=$(python3 bench/search/best.py "$out" pgdat-linear- --recipe)
+partners=$(ls -d "$store/$best"/v* | head -n 1)
+read -r -a recipe_args <<< "$recipe"
+
+run() {
+  local name=$1; shift
+  if [[ -s $out/$name.json ]]; then return; fi
+  echo "$(date -u +%FT%TZ) $name: ${trainer[*]} train ${budget[*]} $* --out $store/$name" | tee -a "$out/commands.txt"
+  "${trainer[@]}" train "${budget[@]}" "$@" --out "$store/$name" > "$out/$name.json.part" 2> "$out/$name.log" \
+    && mv "$out/$name.json.part" "$out/$name.json"
+}
+
+# The PGD-AT baseline's share against its own partners (the fixed map), on the same examples.
+baseline=$best-partners
+if [[ ! -s $out/$baseline.eval.json ]]; then
+  echo "$(date -u +%FT%TZ) $baseline: evaluate $partners" | tee -a "$out/commands.txt"
+  "${trainer[@]}" evaluate --checkpoint "$partners" --split validation --attacks clean,apgd-ce,apgd-ce+apgd-t3 \
+    --test-subset 1000 --partners "$partners" --json > "$out/$baseline.eval.part" 2> "$out/$baseline.log" \
+    && mv "$out/$baseline.eval.part" "$out/$baseline.eval.json"
+fi
+
+run hardpair-b1-pm0.1 --method hardpair --beta 1 --partner-margin 0.1 "${recipe_args[@]}" --partners "$partners"
+run hardpair-b1-pm0.2 --method hardpair --beta 1 --partner-margin 0.2 "${recipe_args[@]}" --partners "$partners"
+run hardpair-b1-pm0.4 --method hardpair --beta 1 --partner-margin 0.4 "${recipe_args[@]}" --partners "$partners"
+run hardpair-b0.5-pm0.2 --method hardpair --beta 0.5 --partner-margin 0.2 "${recipe_args[@]}" --partners "$partners"
+python3 bench/search/best.py "$out" "" --table | tee "$out/table.md"
