@@ -10,23 +10,30 @@ namespace HardPair.Shared.Attacks;
 /// </summary>
 public sealed class Pgd : IAttack
 {
-    private readonly double logitScale;
-    private readonly AttackLoss loss;
+    private readonly Func<Tensor, Tensor, Tensor> perExampleLoss;
     private readonly Generator generator;
 
     public Pgd(double epsilon, int steps, double stepSize, double logitScale, AttackLoss loss, long seed)
+        : this(epsilon, steps, stepSize, (logits, labels) => AttackMath.PerExampleLoss(loss, logits, labels, logitScale), seed)
+    {
+        Name = loss == AttackLoss.Margin ? "cw" : $"pgd{Steps}";
+    }
+
+    /// <summary>PGD climbing a loss of one's own: (logits, labels) → one value per example.</summary>
+    public Pgd(double epsilon, int steps, double stepSize, Func<Tensor, Tensor, Tensor> perExampleLoss, long seed)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(epsilon);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(steps);
+        ArgumentNullException.ThrowIfNull(perExampleLoss);
         Epsilon = epsilon;
         Steps = steps;
         StepSize = stepSize;
-        this.logitScale = logitScale;
-        this.loss = loss;
+        this.perExampleLoss = perExampleLoss;
         generator = new Generator((ulong)seed);
+        Name = $"pgd{steps}";
     }
 
-    public string Name => loss == AttackLoss.Margin ? "cw" : $"pgd{Steps}";
+    public string Name { get; }
 
     public double Epsilon { get; }
 
@@ -44,7 +51,7 @@ public sealed class Pgd : IAttack
         for (var step = 0; step < Steps; step++)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var (logits, _, gradient) = AttackMath.Evaluate(model, x, z => AttackMath.PerExampleLoss(loss, z, labels, logitScale));
+            var (logits, _, gradient) = AttackMath.Evaluate(model, x, z => perExampleLoss(z, labels));
             (best, fooled) = Remember(x, logits, labels, best, fooled);
             x = AttackMath.Project(x.add(gradient.sign().mul(StepSize)), images, Epsilon);
         }

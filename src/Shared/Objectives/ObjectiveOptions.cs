@@ -44,6 +44,13 @@ public sealed record ObjectiveOptions
     [Range(0.0, 10.0)]
     public double PartnerMargin { get; init; }
 
+    /// <summary>
+    /// hardpair: the share of each batch whose training example is crafted toward its hard partner
+    /// (PGD on z_partner − z_y) instead of on the cross-entropy (0: none).
+    /// </summary>
+    [Range(0.0, 1.0)]
+    public double PartnerAttackShare { get; init; }
+
     public int Seed { get; init; } = 1;
 
     public IReadOnlyDictionary<string, double> ToDictionary(string method)
@@ -72,6 +79,7 @@ public sealed record ObjectiveOptions
             values["detachWeights"] = DetachWeights ? 1 : 0;
             values["clampWeights"] = ClampWeights ? 1 : 0;
             values["partnerMargin"] = PartnerMargin;
+            values["partnerAttackShare"] = PartnerAttackShare;
         }
 
         return values;

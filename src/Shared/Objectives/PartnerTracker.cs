@@ -22,6 +22,9 @@ public sealed class PartnerTracker
         confusion = Enumerable.Range(0, classes).Select(_ => new double[classes]).ToArray();
     }
 
+    /// <summary>Whether any batch has been added.</summary>
+    public bool IsEmpty { get; private set; } = true;
+
     /// <summary>Adds a batch's predictions (argmax of <paramref name="logits"/>) against its labels.</summary>
     public void Add(Tensor logits, Tensor labels)
     {
@@ -46,6 +49,8 @@ public sealed class PartnerTracker
         {
             confusion[truth[k]][predicted[k]] += 1;
         }
+
+        IsEmpty = false;
     }
 
     /// <summary>Each class's hard partner under the counts so far.</summary>

@@ -27,6 +27,7 @@ public static class OfflineCommands
                 [--attack-steps K] [--attack-step-size A] [--architecture small-cnn|preact-resnet18]
                 [--head cosine|linear] [--scale S] [--beta B] [--margin M] [--consistency-weight N]
                 [--detach-weights true|false] [--clamp-weights true|false] [--partner-margin D]
+                [--partner-attack-share R]
                 [--learning-rate L] [--batch-size B] [--weight-decay W] [--schedule step|cosine|onecycle]
                 [--ema D] [--split test|validation] [--partners CHECKPOINT]
                 [--test-subset N] [--clean-subset N] [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--threads T]

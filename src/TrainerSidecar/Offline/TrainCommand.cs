@@ -48,6 +48,7 @@ internal static class TrainCommand
             DetachWeights = line.Choice("detach-weights", "true", ["true", "false"]) == "true",
             ClampWeights = line.Choice("clamp-weights", "true", ["true", "false"]) == "true",
             PartnerMargin = line.Double("partner-margin", 0, 0, 10),
+            PartnerAttackShare = line.Double("partner-attack-share", 0, 0, 1),
             Seed = line.Int("seed", 1, 0, int.MaxValue),
         };
         var training = new TrainingOptions

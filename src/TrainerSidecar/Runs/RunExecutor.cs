@@ -239,6 +239,7 @@ public sealed partial class RunExecutor(
             DetachWeights = Value("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
             ClampWeights = Value("clampWeights", defaults.ClampWeights ? 1 : 0) != 0,
             PartnerMargin = Value("partnerMargin", defaults.PartnerMargin),
+            PartnerAttackShare = Value("partnerAttackShare", defaults.PartnerAttackShare),
             Seed = (int)p.GetValueOrDefault("seed", options.Seed),
         };
     }

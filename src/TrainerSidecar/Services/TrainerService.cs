@@ -31,6 +31,7 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         ["detachWeights"] = (0, 1),
         ["clampWeights"] = (0, 1),
         ["partnerMargin"] = (0, 10),
+        ["partnerAttackShare"] = (0, 1),
         ["learningRate"] = (1e-6, 10),
         ["batchSize"] = (1, 4096),
         ["epochs"] = (0.01, 1000),

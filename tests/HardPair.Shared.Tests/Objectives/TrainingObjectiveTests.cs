@@ -38,6 +38,57 @@ public sealed class TrainingObjectiveTests
     }
 
     [Fact]
+    public void HardPair_PartnerMargin_OnTheSameAdversarialExamples_RaisesTheSelfPacedLoss()
+    {
+        torch.manual_seed(5);
+        var data = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test).Take(32);
+        using var scope = torch.NewDisposeScope();
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        var (images, labels) = data.Batch([.. Enumerable.Range(0, 32)]);
+        var plain = new ObjectiveOptions { AttackSteps = 2, Beta = 0 };
+
+        // The same seed, so the same attack: only the partner's raised logit differs.
+        model.eval();
+        var without = TrainingObjectives.Create(TrainingObjectives.HardPair, plain).Compute(model, images, labels).Natural.item<float>();
+        model.eval();
+        var with = TrainingObjectives.Create(TrainingObjectives.HardPair, plain with { PartnerMargin = 0.3 }).Compute(model, images, labels).Natural.item<float>();
+
+        Assert.True(with > without + 1e-3, $"{with} <= {without}");
+    }
+
+    [Fact]
+    public void Pgd_OnALossOfItsOwn_ClimbsIt_HereTowardAChosenClass_WithinTheBall()
+    {
+        torch.manual_seed(7);
+        var data = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test).Take(64);
+        using var scope = torch.NewDisposeScope();
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Linear);
+        model.eval();
+        var (images, _) = data.Batch([.. Enumerable.Range(0, 64)]);
+
+        // The untrained model's own predictions as labels: every example starts unfooled (PGD keeps
+        // the first iterate that fools the model, so it climbs until then).
+        torch.Tensor labels;
+        using (torch.no_grad())
+        {
+            labels = model.forward(images).argmax(1);
+        }
+
+        var targets = labels.add(1).remainder(10);
+        torch.Tensor TowardTarget(torch.Tensor logits, torch.Tensor y) => logits.gather(1, targets.unsqueeze(1)).sub(logits.gather(1, y.unsqueeze(1))).squeeze(1);
+        var attack = new HardPair.Shared.Attacks.Pgd(0.1, 10, 0.02, TowardTarget, seed: 1);
+
+        var adversarial = attack.Perturb(model, images, labels);
+        using var noGrad = torch.no_grad();
+        var before = TowardTarget(model.forward(images), labels);
+        var after = TowardTarget(model.forward(adversarial), labels);
+
+        var climbed = after.gt(before).to(torch.ScalarType.Float32).mean().item<float>();
+        Assert.True(climbed >= 0.95, $"the loss rose on only {climbed:P0} of the examples");
+        Assert.True(adversarial.sub(images).abs().max().item<float>() <= 0.1 + 1e-6);
+    }
+
+    [Fact]
     public void Create_UnknownMethod_ListsTheKnownOnes()
     {
         var error = Assert.Throws<ArgumentException>(() => TrainingObjectives.Create("mart", new ObjectiveOptions()));
