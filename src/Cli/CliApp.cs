@@ -36,6 +36,9 @@ public static class CliApp
                                                    versions in a checkpoint store, with their state
           checkpoints show DIR [--signing-key-file F [--seed-from DIR]]
                                                    verify one checkpoint folder and print its manifest
+          checkpoints card DIR [--signing-key-file F [--seed-from DIR]]
+                                                   verify one checkpoint folder and print its model card
+                                                   (Markdown: data, recipe, accuracy, per class, threat model)
           (--signing-key-file: the deployment's checkpoint signing key — HMAC text, or the PEM ECDSA
            public key, certificate or private key — so that signatures are checked too; --seed-from:
            the bootstrap folder whose versions the deployment trusts unsigned)
@@ -76,6 +79,7 @@ public static class CliApp
             {
                 ("checkpoints", "list") => CheckpointCommands.List(Rest(2), output),
                 ("checkpoints", "show") => CheckpointCommands.Show(Rest(2), output),
+                ("checkpoints", "card") => CheckpointCommands.Card(Rest(2), output),
                 ("classify", _) => await ClassifyCommand.RunAsync(Rest(1), environment, output, cancellationToken),
                 ("models", "list") => await ModelCommands.ListAsync(Rest(2), environment, output, cancellationToken),
                 ("models", "show") => await ModelCommands.ShowAsync(Rest(2), environment, output, cancellationToken),

@@ -108,6 +108,23 @@ public sealed class CheckpointCommandsTests : IDisposable
         Assert.Contains($"\"version\": \"{version}\"", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void Card_VerifiedFolder_PrintsItsModelCard_AndATamperedOneIsRefused()
+    {
+        var version = Publish();
+
+        var (code, output, _) = Run("checkpoints", "card", Path.Combine(store.Path, version));
+
+        Assert.Equal(CliApp.Ok, code);
+        Assert.StartsWith($"# Model card: {version}", output, StringComparison.Ordinal);
+        Assert.Contains("## What \"robust\" means here", output, StringComparison.Ordinal);
+
+        File.AppendAllText(Path.Combine(store.Path, version, CheckpointFiles.Weights), "x");
+        var (refused, _, error) = Run("checkpoints", "card", Path.Combine(store.Path, version));
+        Assert.Equal(CliApp.Failed, refused);
+        Assert.Contains("truncated or replaced", error, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("short", "a checkpoint signing key needs at least 32 characters (it has 5), or a PEM ECDSA P-256 key")]
     [InlineData("-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n", "a PEM checkpoint signing key must be PRIVATE KEY, EC PRIVATE KEY, PUBLIC KEY or CERTIFICATE, not ENCRYPTED PRIVATE KEY (an encrypted key is not supported)")]

@@ -7,6 +7,7 @@ public sealed class CommandHelpTests
     [InlineData(new[] { "models", "list", "--help" }, "models list ")]
     [InlineData(new[] { "retrain", "--method", "spat", "-h" }, "retrain [--method M]")]
     [InlineData(new[] { "checkpoints", "show", "--help" }, "checkpoints show DIR")]
+    [InlineData(new[] { "checkpoints", "card", "--help" }, "checkpoints card DIR")]
     [InlineData(new[] { "feedback", "add", "--help" }, "feedback add FILE.png")]
     [InlineData(new[] { "status", "--help" }, "status ")]
     public void CommandHelp_PrintsThatCommandsUsageAndItsSectionsNotes(string[] args, string entry)

@@ -313,6 +313,23 @@ public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClas
         Assert.Equal(checkpoint.Report.Temperature, info.CalibrationTemperature, 9);
         Assert.Equal(checkpoint.Version, info.Version);
         Assert.NotEmpty(info.HardPairs);
+
+        // The model card's facts: the recipe, per-class accuracy under the headline suite, and
+        // what "robust" means.
+        Assert.Equal("standard", info.Training.Method);
+        Assert.Equal(checkpoint.Report.ValidationExamples, info.Training.ValidationExamples);
+        Assert.Equal(1, info.Training.HyperParameters["scale"]);
+        var classes = checkpoint.Report.Classes;
+        Assert.Equal(classes.Select(c => c.Name), info.Classes.Select(c => c.Name));
+        Assert.All(info.Classes.Zip(classes), pair =>
+        {
+            Assert.Equal(pair.Second.CleanAccuracy, pair.First.CleanAccuracy, 9);
+            Assert.True(pair.First.HasRobustAccuracy);
+            Assert.Equal(pair.Second.RobustAccuracy[TrainedCheckpointFixture.Suite], pair.First.RobustAccuracy, 9);
+            Assert.Equal(pair.Second.HardPartner, pair.First.HardPartner);
+        });
+        Assert.Contains("per-example worst case of apgd-ce5, square20", info.ThreatModel, StringComparison.Ordinal);
+        Assert.Contains("not a certificate", info.ThreatModel, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -53,6 +53,14 @@ internal static class CheckpointCommands
         return CliApp.Ok;
     }
 
+    public static int Card(CommandArguments line, TextWriter output)
+    {
+        var signing = Signing(line);
+        line.RejectUnknown(1);
+        output.Write(ModelCard.Render(CheckpointReader.Verify(line.Positionals[0], signing: signing)));
+        return CliApp.Ok;
+    }
+
     /// <summary>
     /// With <c>--signing-key-file</c> the deployment's key (and with <c>--seed-from</c> its bootstrap
     /// folder, whose versions it trusts unsigned), so that a version is refused here for the same

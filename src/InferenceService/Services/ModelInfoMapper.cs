@@ -46,6 +46,30 @@ internal static class ModelInfoMapper
         }
 
         info.HardPairs.AddRange(pairs.OrderByDescending(p => p.Hardness).Take(10));
+        info.Training = new TrainingRecipe
+        {
+            Method = manifest.Training.Method,
+            Epochs = manifest.Training.Epochs,
+            Seed = manifest.Training.Seed,
+            HyperParameters = { manifest.Training.HyperParameters },
+            Dataset = manifest.Dataset.Name,
+            TrainExamples = manifest.Dataset.TrainExamples,
+            ValidationExamples = manifest.Dataset.ValidationExamples,
+            FeedbackExamples = manifest.Dataset.FeedbackExamples,
+            ParentVersion = manifest.ParentVersion ?? "",
+        };
+        foreach (var c in manifest.Metrics.Classes)
+        {
+            var line = new ClassAccuracy { Name = c.Name, CleanAccuracy = c.CleanAccuracy, HardPartner = c.HardPartner };
+            if (c.RobustAccuracy is { } robustAccuracy)
+            {
+                line.RobustAccuracy = robustAccuracy;
+            }
+
+            info.Classes.Add(line);
+        }
+
+        info.ThreatModel = Shared.Checkpoints.ModelCard.ThreatModel(manifest);
         return info;
     }
 }

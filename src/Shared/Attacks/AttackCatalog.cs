@@ -77,6 +77,9 @@ public static class AttackCatalog
         };
     }
 
+    /// <summary>The attacks a suite is the worst case of (<c>autoattack</c> expanded), or the one attack; empty for an unknown name.</summary>
+    public static IReadOnlyList<string> PartsOf(string name) => Parts(name) ?? [];
+
     private static List<string>? Parts(string name)
     {
         ArgumentNullException.ThrowIfNull(name);

@@ -139,7 +139,13 @@ public sealed record MetricsRecord
 
     /// <summary>The attack whose adversarial confusion gave <see cref="CheckpointManifest.PairHardness"/>, or <c>clean</c>.</summary>
     public string? PairHardnessSource { get; init; }
+
+    /// <summary>Per class: clean accuracy, accuracy under <see cref="RobustSummary"/>'s attack, the hard partner (empty before they were recorded).</summary>
+    public List<ClassMetrics> Classes { get; init; } = [];
 }
+
+/// <summary>One class's clean accuracy, its accuracy under the headline attack (null without one) and its hard partner.</summary>
+public sealed record ClassMetrics(string Name, double CleanAccuracy, double? RobustAccuracy, string HardPartner);
 
 /// <summary>Accuracy under one attack or suite, with the attack's parameters (0 steps for a suite) and the images it ran on.</summary>
 public sealed record RobustAccuracy(string Attack, double Epsilon, int Steps, double StepSize, double Accuracy)

@@ -79,6 +79,11 @@ public sealed record EvaluationReport
                 RobustSummary = RobustSummary,
                 HardPairShare = HardPairShare,
                 PairHardnessSource = PairHardnessSource,
+                Classes = [.. Classes.Select(c => new ClassMetrics(
+                    c.Name,
+                    c.CleanAccuracy,
+                    Headline is { } headline ? c.RobustAccuracy[headline.Attack] : null,
+                    c.HardPartner))],
             },
             PairHardness = HardPairs.PairHardness,
             CalibrationTemperature = Temperature,
