@@ -1,0 +1,270 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Google.Protobuf;
+using Grpc.Core;
+using Grpc.Core.Interceptors;
+using Grpc.Health.V1;
+using Grpc.Net.Client;
+using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
+using HardPair.Shared.CommandLine;
+
+namespace HardPair.Bench.Cycles;
+
+/// <summary>N continuous cycles of the real sidecar from one checkpoint, and what each did.</summary>
+internal static class CycleBenchmark
+{
+    private const string Token = "cycles-benchmark-token-0123456789";
+    private static readonly CultureInfo C = CultureInfo.InvariantCulture;
+
+    public static async Task<int> RunAsync(CommandArguments line)
+    {
+        var from = Path.GetFullPath(line.Required("from"));
+        var cycles = line.Int("cycles", 5, 1, 100);
+        var root = FindRoot();
+        var output = Path.GetFullPath(line.Optional("out") ?? Path.Combine(root, "bench", "results", $"cycles-{DateTime.UtcNow:yyyyMMddTHHmmssZ}"));
+        var finalAttacks = line.Optional("final-attacks") ?? "clean,autoattack";
+        var finalSubset = line.Int("final-subset", 1000, 10, 10_000);
+        var threads = line.Int("threads", Environment.ProcessorCount, 1, 256);
+        var settings = (line.Optional("settings") ?? "").Split(',', StringSplitOptions.RemoveEmptyEntries)
+            .Select(s => s.Split('=', 2) is [var key, var value] ? (key, value) : throw new UsageException($"--settings: '{s}' is not Key=value"))
+            .ToList();
+        line.RejectUnknown(0);
+
+        var start = CheckpointReader.Verify(from);
+        var store = Path.Combine(output, "store");
+        Directory.CreateDirectory(Path.Combine(store, start.Version));
+        foreach (var file in Directory.GetFiles(from))
+        {
+            File.Copy(file, Path.Combine(store, start.Version, Path.GetFileName(file)), overwrite: true);
+        }
+
+        Console.WriteLine($"{cycles} cycles from {start.Version} ({start.Training.Method}); results in {output}");
+        var records = new List<CycleRecord>();
+        var clock = Stopwatch.StartNew();
+        await using (var sidecar = await SidecarProcess.StartAsync(root, store, Path.Combine(output, "state"), threads, settings, Path.Combine(output, "sidecar.log")))
+        {
+            var trainer = new Trainer.TrainerClient(sidecar.Channel.Intercept(headers =>
+            {
+                headers.Add("authorization", $"Bearer {Token}");
+                return headers;
+            }));
+            var seen = new HashSet<string>(StringComparer.Ordinal);
+            while (records.Count < cycles)
+            {
+                await Task.Delay(TimeSpan.FromSeconds(5));
+                sidecar.ThrowIfExited();
+                var runs = (await trainer.ListRunsAsync(new ListRunsRequest { Limit = 100 })).Runs;
+                foreach (var run in runs.Where(r => IsFinished(r.Phase) && seen.Add(r.RunId)).OrderBy(r => r.CreatedAt.ToDateTimeOffset()))
+                {
+                    var record = CycleRecord.From(records.Count + 1, run);
+                    records.Add(record);
+                    Console.WriteLine(record.Line());
+                    File.WriteAllText(Path.Combine(output, $"cycle-{record.Cycle}.json"), JsonFormatter.Default.Format(run));
+                }
+            }
+        }
+
+        var last = records.LastOrDefault(r => r.Published is { Length: > 0 })?.Published ?? start.Version;
+        Console.WriteLine($"full suite ({finalAttacks}, first {finalSubset}) on {last}");
+        var final = await EvaluateAsync(root, Path.Combine(store, last), finalAttacks, finalSubset, threads);
+        File.WriteAllText(Path.Combine(output, "final.json"), final);
+
+        var summary = new CycleSummary(start.Version, start.Metrics.CleanAccuracy, last, clock.Elapsed.TotalSeconds, records, JsonDocument.Parse(final).RootElement);
+        File.WriteAllText(Path.Combine(output, "cycles.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        var table = summary.Table();
+        File.WriteAllText(Path.Combine(output, "table.md"), table);
+        Console.Write(table);
+        CycleChart.Write(records, Path.Combine(output, "cycles.png"));
+        return 0;
+    }
+
+    private static bool IsFinished(RunPhase phase) => phase is RunPhase.Published or RunPhase.Rejected or RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted;
+
+    /// <summary>The offline <c>evaluate --json</c> of one checkpoint folder, in a process of its own.</summary>
+    private static async Task<string> EvaluateAsync(string root, string checkpoint, string attacks, int subset, int threads)
+    {
+        var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var arg in new[]
+        {
+            Path.Combine(SidecarProcess.Folder(root), "HardPair.TrainerSidecar.dll"), "evaluate", "--checkpoint", checkpoint,
+            "--attacks", attacks, "--test-subset", subset.ToString(C), "--threads", threads.ToString(C), "--json",
+        })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        using var process = Process.Start(start)!;
+        var error = process.StandardError.ReadToEndAsync();
+        var json = await process.StandardOutput.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return process.ExitCode == 0 ? json : throw new InvalidOperationException($"evaluate failed ({process.ExitCode}): {await error}");
+    }
+
+    internal static string FindRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "HardPair.Services.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new UsageException("run from inside the repository (HardPair.Services.sln not found above the binary)");
+    }
+
+    /// <summary>The sidecar as a real process: continuous, a second between cycles, the first at once.</summary>
+    private sealed class SidecarProcess : IAsyncDisposable
+    {
+        private readonly Process process;
+        private readonly StreamWriter log;
+
+        private SidecarProcess(Process process, StreamWriter log, GrpcChannel channel)
+        {
+            this.process = process;
+            this.log = log;
+            Channel = channel;
+        }
+
+        public GrpcChannel Channel { get; }
+
+        public static string Folder(string root) => Path.Combine(root, "src", "TrainerSidecar", "bin", "Release", "net10.0");
+
+        public static async Task<SidecarProcess> StartAsync(string root, string store, string state, int threads, IReadOnlyList<(string Key, string Value)> settings, string logPath)
+        {
+            var folder = Folder(root);
+            var address = new Uri($"http://127.0.0.1:{FreePort()}");
+            var start = new ProcessStartInfo("dotnet") { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+            var args = new List<string>
+            {
+                Path.Combine(folder, "HardPair.TrainerSidecar.dll"), "--urls", address.ToString(), "--contentRoot", folder,
+                "--Checkpoints:Path", store, "--Trainer:StatePath", state, "--Trainer:Continuous", "true",
+                "--Trainer:CycleInterval", "00:00:01", "--Trainer:FirstCycleDelay", "00:00:00",
+                "--Control:Token", Token, "--Torch:Threads", threads.ToString(C),
+            };
+            foreach (var (key, value) in settings)
+            {
+                args.AddRange([$"--{key}", value]);
+            }
+
+            foreach (var arg in args)
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            var log = new StreamWriter(logPath, append: false) { AutoFlush = true };
+            await log.WriteLineAsync($"dotnet {string.Join(' ', args)}");
+            var process = Process.Start(start)!;
+            process.OutputDataReceived += (_, e) => Write(log, e.Data);
+            process.ErrorDataReceived += (_, e) => Write(log, e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+            var sidecar = new SidecarProcess(process, log, GrpcChannel.ForAddress(address));
+            var health = new Health.HealthClient(sidecar.Channel);
+            for (var i = 0; i < 600; i++)
+            {
+                sidecar.ThrowIfExited();
+                try
+                {
+                    if ((await health.CheckAsync(new HealthCheckRequest())).Status == HealthCheckResponse.Types.ServingStatus.Serving)
+                    {
+                        return sidecar;
+                    }
+                }
+                catch (RpcException)
+                {
+                }
+
+                await Task.Delay(100);
+            }
+
+            throw new TimeoutException("the sidecar did not start serving");
+        }
+
+        public void ThrowIfExited()
+        {
+            if (process.HasExited)
+            {
+                throw new InvalidOperationException($"the sidecar exited ({process.ExitCode}); see sidecar.log");
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Channel.Dispose();
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                await process.WaitForExitAsync();
+            }
+
+            process.Dispose();
+            await log.DisposeAsync();
+        }
+
+        private static void Write(StreamWriter log, string? text)
+        {
+            if (text is not null)
+            {
+                lock (log)
+                {
+                    log.WriteLine(text);
+                }
+            }
+        }
+
+        private static int FreePort()
+        {
+            using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+            listener.Start();
+            return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        }
+    }
+}
+
+/// <summary>What one cycle did.</summary>
+internal sealed record CycleRecord(
+    int Cycle, string RunId, string Phase, string Method, bool Accepted, string Reason,
+    double CandidateClean, double CandidateRobust, double ServingRobust, string ServingVersion, string Published,
+    string Attack, int Examples, double Seconds)
+{
+    public static CycleRecord From(int cycle, Run run) => new(
+        cycle, run.RunId, run.Phase.ToString(), run.Method, run.Gate?.Accepted ?? false, run.Gate?.Reason ?? run.Error,
+        run.Gate?.CandidateCleanAccuracy ?? 0, run.Gate?.CandidateRobustAccuracy ?? 0, run.Gate?.ServingRobustAccuracy ?? -1,
+        run.Gate?.ServingVersion ?? "", run.PublishedVersion, run.Evaluation?.RobustAttack ?? "", run.Evaluation?.Examples ?? 0,
+        run.StartedAt is null || run.FinishedAt is null ? 0 : (run.FinishedAt.ToDateTimeOffset() - run.StartedAt.ToDateTimeOffset()).TotalSeconds);
+
+    public string Line() => string.Create(
+        CultureInfo.InvariantCulture,
+        $"cycle {Cycle}: {Phase} ({Method}) candidate {CandidateClean:P1} clean / {CandidateRobust:P1} {Attack} vs serving {ServingRobust:P1}; {Seconds:F0} s — {Reason}");
+}
+
+/// <summary>The benchmark's result: the cycles and the full suite on the last version served.</summary>
+internal sealed record CycleSummary(string StartVersion, double StartClean, string FinalVersion, double WallSeconds, IReadOnlyList<CycleRecord> Cycles, JsonElement Final)
+{
+    public string Table()
+    {
+        var c = CultureInfo.InvariantCulture;
+        var text = new StringBuilder();
+        text.AppendLine(c, $"From `{StartVersion}`; {Cycles.Count} cycles in {WallSeconds / 60:F0} min; gate measured on the first {Cycles.FirstOrDefault()?.Examples ?? 0} held-out images with {Cycles.FirstOrDefault()?.Attack}.");
+        text.AppendLine();
+        text.AppendLine("| cycle | decision | method | candidate clean | candidate robust | serving robust | published | wall s |");
+        text.AppendLine("|---|---|---|---|---|---|---|---|");
+        foreach (var r in Cycles)
+        {
+            var decision = r.Accepted ? "published" : r.Phase.ToLowerInvariant();
+            text.AppendLine(c, $"| {r.Cycle} | {decision} | {r.Method} | {r.CandidateClean:P1} | {r.CandidateRobust:P1} | {(r.ServingRobust < 0 ? "—" : r.ServingRobust.ToString("P1", c))} | {(r.Published.Length > 0 ? r.Published : "—")} | {r.Seconds:F0} |");
+        }
+
+        text.AppendLine();
+        var clean = Final.GetProperty("clean").GetDouble();
+        var robust = Final.TryGetProperty("robust", out var summary) && summary.ValueKind == JsonValueKind.Object
+            ? string.Create(c, $"{summary.GetProperty("accuracy").GetDouble():P1} under {summary.GetProperty("attack").GetString()} on {summary.GetProperty("examples").GetInt32()} images")
+            : "not measured";
+        text.AppendLine(c, $"Last version served, `{FinalVersion}`: {clean:P1} clean on {Final.GetProperty("testExamples").GetInt32()} test images, {robust}.");
+        return text.ToString();
+    }
+}
