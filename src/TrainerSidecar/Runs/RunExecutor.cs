@@ -90,7 +90,8 @@ public sealed partial class RunExecutor(
         };
 
         var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Train));
-        var data = trainPart.Subset(run.TrainExamples, objectiveOptions.Seed);
+        var dataSeed = DataSeed(run, options.Seed);
+        var data = trainPart.Subset(run.TrainExamples, dataSeed);
         var feedbackCount = 0;
         if (run.HyperParameters.GetValueOrDefault("excludeFeedback") == 0 && feedback.Count > 0)
         {
@@ -109,6 +110,7 @@ public sealed partial class RunExecutor(
             r.FeedbackExamples = feedbackCount;
             r.HyperParameters["learningRate"] = training.LearningRate;
             r.HyperParameters["epochs"] = training.Epochs;
+            r.HyperParameters["dataSeed"] = dataSeed;
             foreach (var (name, value) in objectiveOptions.ToDictionary(method))
             {
                 r.HyperParameters[name] = value;
@@ -211,6 +213,22 @@ public sealed partial class RunExecutor(
         }
 
         return coordinator.Complete(id, RunPhase.Published, $"published {published.Version}");
+    }
+
+    /// <summary>
+    /// The seed of the run's training subset: the run's <c>dataSeed</c> or <c>seed</c> when it
+    /// names one, else one drawn from its id — so that successive cycles train on different images
+    /// of the training part (not the same subset every time), and a resumed run on the same ones.
+    /// </summary>
+    internal static int DataSeed(Run run, int seed)
+    {
+        if (run.HyperParameters.TryGetValue("dataSeed", out var own) || run.HyperParameters.TryGetValue("seed", out own))
+        {
+            return (int)own;
+        }
+
+        var digest = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{seed}/{run.RunId}"));
+        return BitConverter.ToInt32(digest, 0) & int.MaxValue;
     }
 
     /// <summary>

@@ -35,6 +35,7 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         ["learningRate"] = (1e-6, 10),
         ["batchSize"] = (1, 4096),
         ["epochs"] = (0.01, 1000),
+        ["dataSeed"] = (0, int.MaxValue),
     };
 
     public override Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
