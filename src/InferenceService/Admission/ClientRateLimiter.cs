@@ -1,4 +1,7 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using HardPair.InferenceService.Models;
 using HardPair.InferenceService.Options;
@@ -21,6 +24,9 @@ public sealed class ClientRateLimiter
 
     /// <summary>The bucket of callers with neither a client certificate nor an API key (under <see cref="RateLimitKey.Identity"/>).</summary>
     public const string AnonymousClient = "anonymous";
+
+    /// <summary>A client certificate's bucket key, computed once per certificate object (a connection's), not per call.</summary>
+    private static readonly ConditionalWeakTable<X509Certificate2, string> CertificateIds = [];
 
     private readonly RateLimitOptions options;
     private readonly ApiKeys apiKeys;
@@ -85,7 +91,7 @@ public sealed class ClientRateLimiter
 
         if (connection.ClientCertificate is { } certificate)
         {
-            return "cert:" + certificate.GetCertHashString(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            return CertificateIds.GetValue(certificate, c => "cert:" + c.GetCertHashString(HashAlgorithmName.SHA256));
         }
 
         if (apiKeys.Configured && context.RequestHeaders.GetValue(ApiKeys.Header) is { } key)
