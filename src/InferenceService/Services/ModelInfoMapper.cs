@@ -60,13 +60,7 @@ internal static class ModelInfoMapper
         };
         foreach (var c in manifest.Metrics.Classes)
         {
-            var line = new ClassAccuracy { Name = c.Name, CleanAccuracy = c.CleanAccuracy, HardPartner = c.HardPartner };
-            if (c.RobustAccuracy is { } robustAccuracy)
-            {
-                line.RobustAccuracy = robustAccuracy;
-            }
-
-            info.Classes.Add(line);
+            info.Classes.Add(new ClassAccuracy { Name = c.Name, CleanAccuracy = c.CleanAccuracy, RobustAccuracy = c.RobustAccuracy, HardPartner = c.HardPartner });
         }
 
         info.ThreatModel = Shared.Checkpoints.ModelCard.ThreatModel(manifest);
