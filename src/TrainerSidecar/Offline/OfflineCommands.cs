@@ -22,7 +22,7 @@ public static class OfflineCommands
     public const string Help = """
         usage: HardPair.TrainerSidecar <command> [options]      (no command: run the sidecar host)
 
-          train --method {standard|pgd-at|trades|spat|hardpair} --epochs N --out STORE
+          train [--method pgd-at|standard|trades|spat|hardpair] --epochs N --out STORE
                 [--train-subset N] [--seed S] [--device auto|cpu|cuda[:N]] [--epsilon E]
                 [--attack-steps K] [--attack-step-size A] [--architecture small-cnn|preact-resnet18]
                 [--head cosine|linear] [--scale S] [--beta B] [--margin M] [--consistency-weight N]
@@ -32,6 +32,7 @@ public static class OfflineCommands
                 [--ema D] [--split test|validation] [--partners CHECKPOINT]
                 [--test-subset N] [--clean-subset N] [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--threads T]
                 [--dataset fashion-mnist|mnist] [--data DIR] [--signing-key-file FILE]
+              (method pgd-at by default; head linear for pgd-at and standard, else cosine)
               trains, evaluates and publishes a verified checkpoint into the store STORE
               (signed with the key in FILE, for a deployment that requires signatures);
               prints a JSON summary on stdout

@@ -29,8 +29,8 @@ public sealed class TrainerOptions : IValidatableObject
 
     /// <summary>
     /// A run's method when it names none: <c>serving</c> (the default) fine-tunes with the serving
-    /// checkpoint's own method and its objective's hyper-parameters (scale, β, m, n, ε, …; spat
-    /// from scratch when nothing serves), so that a cycle continues the recipe the model was made
+    /// checkpoint's own method and its objective's hyper-parameters (scale, β, m, n, ε, …; PGD-AT
+    /// on a linear head from scratch when nothing serves), so that a cycle continues the recipe the model was made
     /// with; or a method name, for every run.
     /// </summary>
     [Required]

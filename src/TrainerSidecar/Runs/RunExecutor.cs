@@ -79,8 +79,13 @@ public sealed partial class RunExecutor(
         // and its objective's hyper-parameters, unless the run overrides them.
         var servingTraining = serving?.Manifest?.Training;
         var inherited = run.Method == TrainerOptions.ServingMethod && servingTraining is not null && TrainingObjectives.Names.Contains(servingTraining.Method);
-        var method = run.Method != TrainerOptions.ServingMethod ? run.Method : inherited ? servingTraining!.Method : TrainingObjectives.Spat;
-        var objectiveOptions = ObjectiveOptionsFor(run, inherited ? servingTraining!.HyperParameters : null);
+        // With nothing serving: PGD-AT on a linear head, the best on the validation search
+        // (docs/RESULTS.md); a run that names another method gets the head that method is made for.
+        var method = run.Method != TrainerOptions.ServingMethod ? run.Method : inherited ? servingTraining!.Method : TrainingObjectives.PgdAt;
+        var head = serving?.Manifest?.Head is { } servingHead
+            ? System.Enum.Parse<ClassifierHeadKind>(servingHead, ignoreCase: true)
+            : method is TrainingObjectives.PgdAt or TrainingObjectives.Standard ? ClassifierHeadKind.Linear : ClassifierHeadKind.Cosine;
+        var objectiveOptions = ObjectiveOptionsFor(run, inherited ? servingTraining!.HyperParameters : null, head);
         var training = new TrainingOptions
         {
             Epochs = run.HyperParameters.GetValueOrDefault("epochs", options.Epochs),
@@ -119,7 +124,7 @@ public sealed partial class RunExecutor(
 
         using var servingModel = serving is null ? null : checkpoints.Load(serving.Version, device);
         using var model = servingModel is null
-            ? ModelRegistry.Create(SmallCnn.ArchitectureName, data.ClassNames.Count, ClassifierHeadKind.Cosine)
+            ? ModelRegistry.Create(SmallCnn.ArchitectureName, data.ClassNames.Count, head)
             : checkpoints.Load(serving!.Version, device).Model;
         model.to(device);
         var throttle = new DutyCycle(options.DutyCycle);
@@ -181,7 +186,7 @@ public sealed partial class RunExecutor(
         {
             ParentVersion = serving?.Version,
             Architecture = servingModel?.Manifest.Architecture ?? SmallCnn.ArchitectureName,
-            Head = servingModel?.Manifest.Head ?? "cosine",
+            Head = servingModel?.Manifest.Head ?? head.ToString().ToLowerInvariant(),
             InputShape = [spec.InputShape.Channels, spec.InputShape.Height, spec.InputShape.Width],
             ClassNames = [.. data.ClassNames],
             Training = new TrainingRecord
@@ -237,7 +242,7 @@ public sealed partial class RunExecutor(
     /// hyper-parameters), else the defaults. The training attack's steps are the sidecar's budget
     /// (<c>Trainer:AttackSteps</c>), not inherited.
     /// </summary>
-    private ObjectiveOptions ObjectiveOptionsFor(Run run, IReadOnlyDictionary<string, double>? serving)
+    private ObjectiveOptions ObjectiveOptionsFor(Run run, IReadOnlyDictionary<string, double>? serving, ClassifierHeadKind head)
     {
         var p = run.HyperParameters;
         var defaults = new ObjectiveOptions();
@@ -251,7 +256,8 @@ public sealed partial class RunExecutor(
             AttackSteps = steps,
             AttackStepSize = p.GetValueOrDefault("attackStepSize", 2 * epsilon / steps),
             Beta = Value("beta", defaults.Beta),
-            Scale = Value("scale", defaults.Scale),
+            // s = 8 suits the cosine head's logits in [-1, 1]; a linear head's logits need none.
+            Scale = Value("scale", head == ClassifierHeadKind.Linear ? 1 : defaults.Scale),
             Margin = Value("margin", defaults.Margin),
             ConsistencyWeight = Value("consistencyWeight", defaults.ConsistencyWeight),
             DetachWeights = Value("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,

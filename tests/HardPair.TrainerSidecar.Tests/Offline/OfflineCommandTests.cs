@@ -9,7 +9,7 @@ public sealed class OfflineCommandTests
 {
     public static TheoryData<string[], string> BadCommandLines() => new()
     {
-        { ["train", "--epochs", "1", "--out", "x"], "--method is required: one of standard, pgd-at, trades, spat" },
+        { ["train", "--epochs", "1"], "--out is required" },
         { ["train", "--method", "madry", "--epochs", "1", "--out", "x"], "--method must be one of standard, pgd-at, trades, spat, hardpair, not 'madry'" },
         { ["train", "--method", "spat", "--out", "x"], "--epochs is required" },
         { ["train", "--method", "spat", "--epochs", "abc", "--out", "x"], "--epochs must be a number from 0.01 to 10000, not 'abc'" },
@@ -95,7 +95,7 @@ public sealed class OfflineCommandTests
         var (code, output, _) = RunInProcess(["--help"]);
 
         Assert.Equal(OfflineCommands.Ok, code);
-        Assert.Contains("train --method {standard|pgd-at|trades|spat|hardpair}", output, StringComparison.Ordinal);
+        Assert.Contains("train [--method pgd-at|standard|trades|spat|hardpair]", output, StringComparison.Ordinal);
         Assert.Contains("evaluate --checkpoint DIR", output, StringComparison.Ordinal);
     }
 

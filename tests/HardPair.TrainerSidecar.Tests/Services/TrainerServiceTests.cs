@@ -5,6 +5,7 @@ using Google.Rpc;
 using Grpc.Core;
 using Microsoft.Extensions.DependencyInjection;
 using HardPair.Protos.V1;
+using HardPair.Shared.Checkpoints;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Extensions;
 using HardPair.TrainerSidecar.Publishing;
@@ -162,7 +163,7 @@ public sealed class TrainerServiceTests : IDisposable
         Assert.Equal(RunPhase.Published, published.Phase);
 
         // A cycle (no method) fine-tunes with PGD-AT at scale 2; a run that names SPAT gets SPAT
-        // with SPAT's own default scale.
+        // with the default scale of the model's head (PGD-AT from scratch has a linear one: 1).
         var cycle = await client.StartRunAsync(new StartRunRequest { Reason = "test: a cycle", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
         var continued = await client.WaitAsync(cycle.RunId, TimeSpan.FromMinutes(2));
         var named = await client.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: named", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
@@ -173,7 +174,24 @@ public sealed class TrainerServiceTests : IDisposable
         Assert.Equal(2, continued.HyperParameters["scale"]);
         Assert.Equal(published.PublishedVersion, continued.ParentVersion);
         Assert.Equal("spat", own.Method);
-        Assert.Equal(8, own.HyperParameters["scale"]);
+        Assert.Equal(1, own.HyperParameters["scale"]);
+        Assert.Equal("linear", new CheckpointStore(temp.Combine("store"), TimeProvider.System).List().Single(e => e.Version == published.PublishedVersion).Manifest!.Head);
+    }
+
+    [Fact]
+    public async Task ARunWithoutAMethod_WithNothingServing_TrainsPgdAtOnALinearHead()
+    {
+        await using var host = await StartAsync(new Dictionary<string, string?> { ["Trainer:Gate:MinCleanAccuracy"] = "0" });
+        var client = TrainerClients.Create(host.Channel);
+
+        var run = await client.StartRunAsync(new StartRunRequest { Reason = "test: from scratch", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
+        var finished = await client.WaitAsync(run.RunId, TimeSpan.FromMinutes(2));
+
+        Assert.Equal(RunPhase.Published, finished.Phase);
+        Assert.Equal("pgd-at", finished.Method);
+        Assert.Equal(1, finished.HyperParameters["scale"]);
+        var manifest = new CheckpointStore(temp.Combine("store"), TimeProvider.System).List().Single().Manifest!;
+        Assert.Equal(("pgd-at", "linear"), (manifest.Training.Method, manifest.Head));
     }
 
     private Task<LoopbackHost> StartAsync(IReadOnlyDictionary<string, string?>? overrides = null) => LoopbackHost.StartAsync(
