@@ -7,26 +7,11 @@
 #   nohup nice -n 19 bash bench/search/round2.sh > bench/results/search-20261201/round2.log 2>&1 &
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=${SEARCH_OUT:-bench/results/search-20261201}
-store=.local/search
-mkdir -p "$out" "$store"
-dotnet build src/TrainerSidecar -c Release -warnaserror -v quiet -nologo >/dev/null
-rm -rf .local/search2-bin && cp -rL src/TrainerSidecar/bin/Release/net10.0 .local/search2-bin
-trainer=(dotnet .local/search2-bin/HardPair.TrainerSidecar.dll)
-budget=(--train-subset 12000 --epochs 5 --attack-steps 5 --attack-step-size 0.025 --seed 1
-  --split validation --attacks clean,apgd-ce,apgd-ce+apgd-t3 --test-subset 1000)
+source bench/search/common.sh
 best=$(python3 bench/search/best.py "$out" pgdat-linear-)
 recipe=$(python3 bench/search/best.py "$out" pgdat-linear- --recipe)
 partners=$(ls -d "$store/$best"/v* | head -n 1)
 read -r -a recipe_args <<< "$recipe"
-
-run() {
-  local name=$1; shift
-  if [[ -s $out/$name.json ]]; then return; fi
-  echo "$(date -u +%FT%TZ) $name: ${trainer[*]} train ${budget[*]} $* --out $store/$name" | tee -a "$out/commands.txt"
-  "${trainer[@]}" train "${budget[@]}" "$@" --out "$store/$name" > "$out/$name.json.part" 2> "$out/$name.log" \
-    && mv "$out/$name.json.part" "$out/$name.json"
-}
 
 # The PGD-AT baseline's share against its own partners (the fixed map), on the same examples.
 baseline=$best-partners

@@ -3,28 +3,10 @@
 # and which hard-pair loss are best at a small budget. Run by hand in the background, nothing
 # else heavy beside it (~4-5 minutes per candidate on 2 cores):
 #   nohup nice -n 19 bash bench/search/run.sh > bench/results/search-20261201/run.log 2>&1 &
-# Budget of every candidate: 12 000 training images x 5 epochs x PGD-5 (step 0.025) at eps 0.1,
-# seed 1. Measured on the 5 000 held-out validation images: clean on all, apgd-ce+apgd-t3 (the
-# gate's suite) on the first 1 000; hard-pair share from APGD-CE's examples against the partner
-# map of stage A's best PGD-AT model.
+# The budget and the measurement: bench/search/common.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-out=${SEARCH_OUT:-bench/results/search-20261201}
-store=.local/search
-mkdir -p "$out" "$store"
-dotnet build src/TrainerSidecar -c Release -warnaserror -v quiet -nologo >/dev/null
-rm -rf .local/search-bin && cp -rL src/TrainerSidecar/bin/Release/net10.0 .local/search-bin
-trainer=(dotnet .local/search-bin/HardPair.TrainerSidecar.dll)
-budget=(--train-subset 12000 --epochs 5 --attack-steps 5 --attack-step-size 0.025 --seed 1
-  --split validation --attacks clean,apgd-ce,apgd-ce+apgd-t3 --test-subset 1000)
-
-run() {
-  local name=$1; shift
-  if [[ -s $out/$name.json ]]; then return; fi
-  echo "$(date -u +%FT%TZ) $name: ${trainer[*]} train ${budget[*]} $* --out $store/$name" | tee -a "$out/commands.txt"
-  "${trainer[@]}" train "${budget[@]}" "$@" --out "$store/$name" > "$out/$name.json.part" 2> "$out/$name.log" \
-    && mv "$out/$name.json.part" "$out/$name.json"
-}
+source bench/search/common.sh
 
 # Stage A: the recipe, on PGD-AT with a linear head (its usual form).
 run pgdat-linear-step     --method pgd-at --head linear
