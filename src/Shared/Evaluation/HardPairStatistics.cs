@@ -72,43 +72,27 @@ public sealed record HardPairStatistics(double[][] AdversarialConfusion, double[
     public static HardPairStatistics From(long[][] confusion)
     {
         ArgumentNullException.ThrowIfNull(confusion);
-        var classes = confusion.Length;
-        var shares = new double[classes][];
-        for (var i = 0; i < classes; i++)
-        {
-            var rowTotal = confusion[i].Sum();
-            shares[i] = new double[classes];
-            for (var j = 0; j < classes; j++)
-            {
-                shares[i][j] = i == j || rowTotal == 0 ? 0 : (double)confusion[i][j] / rowTotal;
-            }
-        }
-
-        var hardness = new double[classes][];
-        for (var i = 0; i < classes; i++)
-        {
-            hardness[i] = new double[classes];
-            for (var j = 0; j < classes; j++)
-            {
-                hardness[i][j] = (shares[i][j] + shares[j][i]) / 2;
-            }
-        }
-
+        var shares = Shares([.. confusion.Select(row => row.Select(count => (double)count).ToArray())]);
+        var hardness = Hardness(shares);
         var partners = Partners(hardness);
-        long errors = 0, onPartner = 0;
-        for (var i = 0; i < classes; i++)
+        return new HardPairStatistics(shares, hardness, partners, ShareOn(confusion, partners));
+    }
+
+    /// <summary>A[i, j]: the share of class i's points counted as j (j ≠ i; 0 on the diagonal and for an empty row).</summary>
+    public static double[][] Shares(double[][] counts)
+    {
+        ArgumentNullException.ThrowIfNull(counts);
+        return [.. counts.Select((row, i) =>
         {
-            for (var j = 0; j < classes; j++)
-            {
-                if (i != j)
-                {
-                    errors += confusion[i][j];
-                }
-            }
+            var total = row.Sum();
+            return row.Select((count, j) => i == j || total == 0 ? 0 : count / total).ToArray();
+        })];
+    }
 
-            onPartner += confusion[i][partners[i]];
-        }
-
-        return new HardPairStatistics(shares, hardness, partners, errors == 0 ? 0 : (double)onPartner / errors);
+    /// <summary>h(i, j) = (A[i, j] + A[j, i]) / 2.</summary>
+    public static double[][] Hardness(double[][] shares)
+    {
+        ArgumentNullException.ThrowIfNull(shares);
+        return [.. shares.Select((row, i) => row.Select((_, j) => (shares[i][j] + shares[j][i]) / 2).ToArray())];
     }
 }

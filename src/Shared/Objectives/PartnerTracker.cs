@@ -54,17 +54,5 @@ public sealed class PartnerTracker
     }
 
     /// <summary>Each class's hard partner under the counts so far.</summary>
-    public int[] Partners()
-    {
-        var classes = confusion.Length;
-        var shares = confusion.Select((row, i) =>
-        {
-            var total = row.Sum();
-            return row.Select((count, j) => i == j || total == 0 ? 0 : count / total).ToArray();
-        }).ToArray();
-        var hardness = Enumerable.Range(0, classes)
-            .Select(i => Enumerable.Range(0, classes).Select(j => (shares[i][j] + shares[j][i]) / 2).ToArray())
-            .ToArray();
-        return HardPairStatistics.Partners(hardness);
-    }
+    public int[] Partners() => HardPairStatistics.Partners(HardPairStatistics.Hardness(HardPairStatistics.Shares(confusion)));
 }

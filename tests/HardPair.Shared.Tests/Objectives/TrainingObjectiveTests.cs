@@ -57,6 +57,31 @@ public sealed class TrainingObjectiveTests
     }
 
     [Fact]
+    public void HardPair_PartnerAttack_ChangesTheAttackOnceThereArePartners_NotBefore()
+    {
+        torch.manual_seed(5);
+        var data = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test).Take(64);
+        using var scope = torch.NewDisposeScope();
+        using var model = ModelRegistry.Create(SmallCnn.ArchitectureName, 10, ClassifierHeadKind.Cosine);
+        var (first, firstLabels) = data.Batch([.. Enumerable.Range(0, 32)]);
+        var (second, secondLabels) = data.Batch([.. Enumerable.Range(32, 32)]);
+        var plain = new ObjectiveOptions { AttackSteps = 3, Beta = 0 };
+        var withoutPairs = TrainingObjectives.Create(TrainingObjectives.HardPair, plain);
+        var towardPartners = TrainingObjectives.Create(TrainingObjectives.HardPair, plain with { PartnerAttackShare = 1 });
+
+        float Loss(ITrainingObjective objective, torch.Tensor images, torch.Tensor labels)
+        {
+            model.eval();
+            return objective.Compute(model, images, labels).Natural.item<float>();
+        }
+
+        // The first batch has no partners yet: the same cross-entropy attack, the same loss. The
+        // second is attacked toward the partners the first batch gave.
+        Assert.Equal(Loss(withoutPairs, first, firstLabels), Loss(towardPartners, first, firstLabels));
+        Assert.NotEqual(Loss(withoutPairs, second, secondLabels), Loss(towardPartners, second, secondLabels));
+    }
+
+    [Fact]
     public void Pgd_OnALossOfItsOwn_ClimbsIt_HereTowardAChosenClass_WithinTheBall()
     {
         torch.manual_seed(7);
