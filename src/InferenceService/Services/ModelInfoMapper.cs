@@ -33,19 +33,8 @@ internal static class ModelInfoMapper
             info.Robust = new Protos.V1.RobustSummary { Attack = robust.Attack, Epsilon = robust.Epsilon, Accuracy = robust.Accuracy, Examples = robust.Examples, WorstCase = robust.WorstCase };
         }
 
-        var pairs = new List<ClassPair>();
-        for (var i = 0; i < model.PairHardness.Length; i++)
-        {
-            for (var j = i + 1; j < model.PairHardness.Length; j++)
-            {
-                if (model.PairHardness[i][j] > 0)
-                {
-                    pairs.Add(new ClassPair { First = model.ClassNames[i], Second = model.ClassNames[j], Hardness = model.PairHardness[i][j] });
-                }
-            }
-        }
-
-        info.HardPairs.AddRange(pairs.OrderByDescending(p => p.Hardness).Take(10));
+        info.HardPairs.AddRange(Shared.Checkpoints.ModelCard.HardestPairs(model.ClassNames, model.PairHardness).Take(10)
+            .Select(p => new ClassPair { First = p.First, Second = p.Second, Hardness = p.Hardness }));
         info.Training = new TrainingRecipe
         {
             Method = manifest.Training.Method,

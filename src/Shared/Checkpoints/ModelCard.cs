@@ -129,7 +129,7 @@ public static class ModelCard
         text.AppendLine();
         text.AppendLine("| pair | hardness |");
         text.AppendLine("|---|---|");
-        foreach (var (first, second, hardness) in HardestPairs(m).Take(5))
+        foreach (var (first, second, hardness) in HardestPairs(m.ClassNames, m.PairHardness).Take(5))
         {
             Line($"| {first} / {second} | {hardness:0.000} |");
         }
@@ -138,12 +138,13 @@ public static class ModelCard
     }
 
     /// <summary>Every pair of classes with a hardness above 0, hardest first.</summary>
-    public static IEnumerable<(string First, string Second, double Hardness)> HardestPairs(CheckpointManifest manifest)
+    public static IEnumerable<(string First, string Second, double Hardness)> HardestPairs(IReadOnlyList<string> classNames, double[][] hardness)
     {
-        ArgumentNullException.ThrowIfNull(manifest);
-        var h = manifest.PairHardness;
+        ArgumentNullException.ThrowIfNull(classNames);
+        ArgumentNullException.ThrowIfNull(hardness);
+        var h = hardness;
         return Enumerable.Range(0, h.Length)
-            .SelectMany(i => Enumerable.Range(i + 1, h.Length - i - 1).Select(j => (manifest.ClassNames[i], manifest.ClassNames[j], h[i][j])))
+            .SelectMany(i => Enumerable.Range(i + 1, h.Length - i - 1).Select(j => (classNames[i], classNames[j], h[i][j])))
             .Where(p => p.Item3 > 0)
             .OrderByDescending(p => p.Item3);
     }
