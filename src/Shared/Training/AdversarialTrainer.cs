@@ -9,7 +9,7 @@ namespace HardPair.Shared.Training;
 /// <summary>
 /// Runs an objective over a dataset with SGD (<see cref="FlatSgd"/>): one dispose scope per step,
 /// so the number of live tensors stays flat whatever the run's length. With snapshots, the
-/// weights, optimizer state and step are saved every few steps and a later call with the same
+/// weights, optimizer state, weight average and step are saved every few steps and a later call with the same
 /// folder resumes from the latest (the batch order is a function of seed and epoch, so the
 /// resumed run sees the same batches).
 /// </summary>
@@ -48,6 +48,10 @@ public static class AdversarialTrainer
         }
 
         using var average = options.EmaDecay > 0 ? new WeightAverage(optimizer, options.EmaDecay) : null;
+        if (snapshot is not null && average is not null)
+        {
+            TrainingSnapshots.RestoreAverage(snapshot, average);
+        }
         var learningRate = options.LearningRate;
 
         // On an accelerator the batches are gathered where they are used (see DeviceResidentDataset).
@@ -102,7 +106,7 @@ public static class AdversarialTrainer
 
                 if (snapshots is not null && (step % snapshots.Every == 0 || step == totalSteps))
                 {
-                    TrainingSnapshots.Write(snapshots.Folder, step, learningRate, model, optimizer);
+                    TrainingSnapshots.Write(snapshots.Folder, step, learningRate, model, optimizer, average);
                 }
             }
         }

@@ -18,6 +18,9 @@ public sealed record TrainingSnapshot(int Step, double LearningRate, string Fold
     /// <summary>The optimizer's velocity as <see cref="FlatSgd"/> writes it.</summary>
     public string VelocityPath => Path.Combine(Folder, TrainingSnapshots.Velocity);
 
+    /// <summary>The exponential moving average of the weights, in runs that keep one (absent in snapshots from before it was saved).</summary>
+    public string AveragePath => Path.Combine(Folder, TrainingSnapshots.Average);
+
     /// <summary>The optimizer state as TorchSharp's <c>optim.SGD</c> wrote it, in snapshots from before <see cref="FlatSgd"/>.</summary>
     public string LegacyOptimizerPath => Path.Combine(Folder, TrainingSnapshots.LegacyOptimizer);
 }
@@ -31,6 +34,7 @@ public static class TrainingSnapshots
 {
     public const string Weights = "model.bin";
     public const string Velocity = "velocity.bin";
+    public const string Average = "average.bin";
     public const string LegacyOptimizer = "optimizer.bin";
     private const string State = "state.json";
     private const string Prefix = "step-";
@@ -49,7 +53,7 @@ public static class TrainingSnapshots
             .MaxBy(s => s!.Step);
     }
 
-    internal static void Write(string folder, int step, double learningRate, nn.Module model, FlatSgd optimizer)
+    internal static void Write(string folder, int step, double learningRate, nn.Module model, FlatSgd optimizer, WeightAverage? average)
     {
         Directory.CreateDirectory(folder);
         var name = string.Create(CultureInfo.InvariantCulture, $"{Prefix}{step:D8}");
@@ -64,6 +68,16 @@ public static class TrainingSnapshots
 
         DurableFiles.FlushFile(Path.Combine(staging, Weights));
         DurableFiles.FlushFile(Path.Combine(staging, Velocity));
+        if (average is not null)
+        {
+            using (var stream = File.Create(Path.Combine(staging, Average)))
+            {
+                average.Save(stream);
+            }
+
+            DurableFiles.FlushFile(Path.Combine(staging, Average));
+        }
+
         DurableFiles.WriteAllBytes(Path.Combine(staging, State), JsonSerializer.SerializeToUtf8Bytes(new SnapshotState(step, learningRate)));
         DurableFiles.FlushDirectory(staging);
         if (Directory.Exists(final))
@@ -114,6 +128,19 @@ public static class TrainingSnapshots
 
         using var scope = torch.NewDisposeScope();
         optimizer.SetVelocity(torch.cat(buffers.Select(buffer => buffer!.reshape(-1)).ToArray()));
+    }
+
+    /// <summary>
+    /// Loads the snapshot's weight average. A snapshot without one (written before averages were
+    /// saved, or by a run without one) leaves the average where it starts: at the resumed weights.
+    /// </summary>
+    internal static void RestoreAverage(TrainingSnapshot snapshot, WeightAverage average)
+    {
+        if (File.Exists(snapshot.AveragePath))
+        {
+            using var stream = File.OpenRead(snapshot.AveragePath);
+            average.Load(stream);
+        }
     }
 
     private static TrainingSnapshot? TryRead(string folder)

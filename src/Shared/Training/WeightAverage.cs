@@ -10,6 +10,7 @@ namespace HardPair.Shared.Training;
 /// </summary>
 internal sealed class WeightAverage : IDisposable
 {
+    private const int FormatVersion = 1;
     private readonly FlatSgd optimizer;
     private readonly double decay;
     private readonly Tensor average;
@@ -36,6 +37,47 @@ internal sealed class WeightAverage : IDisposable
     {
         using var noGrad = torch.no_grad();
         optimizer.Values.copy_(average);
+    }
+
+    /// <summary>Writes the average and its update count, for a snapshot.</summary>
+    public void Save(Stream stream)
+    {
+        using var writer = new BinaryWriter(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        writer.Write(FormatVersion);
+        writer.Write(updates);
+        writer.Write(average.numel());
+        using var host = average.to(ScalarType.Float32, torch.CPU, copy: true);
+        writer.Write(host.bytes);
+    }
+
+    /// <summary>Reads an average written by <see cref="Save"/> for parameters of the same size.</summary>
+    public void Load(Stream stream)
+    {
+        using var reader = new BinaryReader(stream, System.Text.Encoding.UTF8, leaveOpen: true);
+        var version = reader.ReadInt32();
+        if (version != FormatVersion)
+        {
+            throw new InvalidDataException($"Unknown weight average format {version}.");
+        }
+
+        var count = reader.ReadInt64();
+        var elements = reader.ReadInt64();
+        if (elements != average.numel())
+        {
+            throw new InvalidDataException($"The weight average holds {elements} elements; the model has {average.numel()}.");
+        }
+
+        var bytes = reader.ReadBytes(checked((int)(elements * sizeof(float))));
+        if (bytes.Length != elements * sizeof(float))
+        {
+            throw new InvalidDataException("The weight average is truncated.");
+        }
+
+        using var noGrad = torch.no_grad();
+        using var host = torch.empty(elements, ScalarType.Float32);
+        host.bytes = bytes;
+        average.copy_(host);
+        updates = count;
     }
 
     public void Dispose() => average.Dispose();

@@ -93,6 +93,30 @@ public sealed class FlatSgdTests
         Assert.True(MaxDifference(uninterrupted, resumed) < 1e-5, $"weights differ by {MaxDifference(uninterrupted, resumed)}");
     }
 
+    [Fact]
+    public void Train_WithAWeightAverage_ResumedFromASnapshot_EndsWithTheAverageOfAnUninterruptedRun()
+    {
+        using var temp = new TempDirectory();
+        var options = new TrainingOptions { Epochs = 1, BatchSize = 64, EmaDecay = 0.9 };
+        using var uninterrupted = NewModel();
+        AdversarialTrainer.Train(uninterrupted, Standard(), Data, options, torch.CPU);
+
+        using (var interrupted = NewModel())
+        {
+            using var cancel = new CancellationTokenSource();
+            Assert.Throws<OperationCanceledException>(() =>
+                AdversarialTrainer.Train(interrupted, Standard(), Data, options, torch.CPU, new StopAfter(4, cancel), cancel.Token, new TrainingSnapshotOptions(temp.Path, Every: 2)));
+        }
+
+        Assert.True(File.Exists(TrainingSnapshots.Latest(temp.Path)!.AveragePath));
+        using var resumed = NewModel(seed: 99);
+        AdversarialTrainer.Train(resumed, Standard(), Data, options, torch.CPU, snapshots: new TrainingSnapshotOptions(temp.Path, Every: 2));
+
+        // Without the saved average the resumed one would restart at step 4's weights (and its
+        // warm-up at 0): the final weights would differ by far more than rounding.
+        Assert.True(MaxDifference(uninterrupted, resumed) < 1e-5, $"weights differ by {MaxDifference(uninterrupted, resumed)}");
+    }
+
     /// <summary>
     /// A snapshot written before the flat optimizer (TorchSharp's SGD state, one momentum buffer per
     /// parameter) resumes into the same weights as a run that was never interrupted.
