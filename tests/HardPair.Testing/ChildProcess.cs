@@ -7,7 +7,12 @@ public static class ChildProcess
 {
     public sealed record Result(int ExitCode, string Output, string Error);
 
-    public static async Task<Result> RunAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null)
+    /// <summary>
+    /// Runs the executable to its end, or — with <paramref name="killWhen"/> — SIGKILLs it as soon
+    /// as the condition holds (polled every 20 ms), as a lost machine would; the result's exit code
+    /// is then 137.
+    /// </summary>
+    public static async Task<Result> RunAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, IReadOnlyDictionary<string, string>? environment = null, Func<bool>? killWhen = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         var start = new ProcessStartInfo("dotnet")
@@ -34,7 +39,20 @@ public static class ChildProcess
         deadline.CancelAfter(timeout);
         try
         {
-            await process.WaitForExitAsync(deadline.Token);
+            var exited = process.WaitForExitAsync(deadline.Token);
+            while (killWhen is not null && !exited.IsCompleted)
+            {
+                if (killWhen())
+                {
+                    process.Kill(entireProcessTree: true);
+                    await process.WaitForExitAsync(deadline.Token);
+                    return new Result(137, await output, await error);
+                }
+
+                await Task.WhenAny(exited, Task.Delay(20, deadline.Token));
+            }
+
+            await exited;
         }
         catch (OperationCanceledException)
         {

@@ -1,3 +1,6 @@
+using System.Text.Json;
+using HardPair.Shared.Checkpoints;
+
 namespace HardPair.Shared.Training;
 
 /// <summary>
@@ -14,6 +17,24 @@ public sealed class TrainingHistory(int window, IProgress<TrainingProgress>? nex
     private double robust;
     private bool hasRobust;
     private double examplesPerSecond;
+    private readonly string? file;
+
+    /// <summary>
+    /// A curve kept in <paramref name="file"/> across restarts of a resumable run: it starts with
+    /// the points the file has up to <paramref name="resumedFromStep"/> (the steps after it are run
+    /// again) and rewrites the file, atomically, with each new point.
+    /// </summary>
+    public TrainingHistory(int window, IProgress<TrainingProgress>? next, string file, int resumedFromStep)
+        : this(window, next)
+    {
+        ArgumentNullException.ThrowIfNull(file);
+        this.file = file;
+        if (File.Exists(file))
+        {
+            var earlier = JsonSerializer.Deserialize<List<TrainingHistoryPoint>>(File.ReadAllBytes(file)) ?? [];
+            points.AddRange(earlier.Where(p => p.Step <= resumedFromStep));
+        }
+    }
 
     /// <summary>One point per full window, plus the last (possibly shorter) one.</summary>
     public IReadOnlyList<TrainingHistoryPoint> Points => points;
@@ -42,12 +63,25 @@ public sealed class TrainingHistory(int window, IProgress<TrainingProgress>? nex
                 hasRobust ? robust / count : null,
                 value.LearningRate,
                 examplesPerSecond / count));
+            Save();
             count = 0;
             loss = natural = robust = examplesPerSecond = 0;
             hasRobust = false;
         }
 
         next?.Report(value);
+    }
+
+    private void Save()
+    {
+        if (file is null)
+        {
+            return;
+        }
+
+        var staging = $"{file}.{Guid.NewGuid():N}.tmp";
+        DurableFiles.WriteAllBytes(staging, JsonSerializer.SerializeToUtf8Bytes(points));
+        File.Move(staging, file, overwrite: true);
     }
 }
 

@@ -30,11 +30,13 @@ public static class OfflineCommands
                 [--partner-attack-share R]
                 [--learning-rate L] [--batch-size B] [--weight-decay W] [--schedule step|cosine|onecycle]
                 [--ema D] [--split test|validation] [--partners CHECKPOINT]
+                [--snapshots DIR] [--snapshot-every STEPS]
                 [--test-subset N] [--clean-subset N] [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--threads T]
                 [--dataset fashion-mnist|mnist] [--data DIR] [--signing-key-file FILE]
               (method pgd-at by default; head linear for pgd-at and standard, else cosine)
               trains, evaluates and publishes a verified checkpoint into the store STORE
               (signed with the key in FILE, for a deployment that requires signatures);
+              with --snapshots, the same command started again resumes the training;
               prints a JSON summary on stdout
 
           evaluate --checkpoint DIR [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--test-subset N]

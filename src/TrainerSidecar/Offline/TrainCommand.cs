@@ -15,7 +15,10 @@ namespace HardPair.TrainerSidecar.Offline;
 /// <summary>
 /// <c>train</c>: trains a fresh network with one objective on the training split (less the
 /// held-out validation part), evaluates it, publishes it into a checkpoint store and verifies
-/// what was written.
+/// what was written. With <c>--snapshots DIR</c> the training state is saved there every
+/// <c>--snapshot-every</c> steps and a run started again with the same command resumes from the
+/// latest snapshot (a run of hours survives a lost machine); the folder is removed once the model
+/// is published.
 /// </summary>
 internal static class TrainCommand
 {
@@ -69,6 +72,8 @@ internal static class TrainCommand
         var signing = Signing(line.Optional("signing-key-file"));
         var partners = OfflineCommands.FixedPartners(line);
         var split = OfflineCommands.Split(line);
+        var snapshotFolder = line.Optional("snapshots");
+        var snapshotEvery = line.Int("snapshot-every", 100, 1, int.MaxValue);
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
 
@@ -87,11 +92,36 @@ internal static class TrainCommand
         torch.manual_seed(objectiveOptions.Seed);
         using var model = ModelRegistry.Create(architecture, train.ClassNames.Count, head);
         model.to(device);
-        // About 100 points over the run: enough for a curve, small enough for the JSON summary.
         var stepsPerEpoch = (train.Count + training.BatchSize - 1) / training.BatchSize;
-        var history = new TrainingHistory(Math.Max(1, (int)Math.Ceiling(stepsPerEpoch * epochs / 100)), progress);
+        var hyperParameters = new Dictionary<string, double>(objectiveOptions.ToDictionary(method), StringComparer.Ordinal)
+        {
+            ["learningRate"] = training.LearningRate,
+            ["batchSize"] = training.BatchSize,
+            ["momentum"] = training.Momentum,
+            ["weightDecay"] = training.WeightDecay,
+            ["schedule"] = (int)training.Schedule,
+            ["ema"] = training.EmaDecay,
+        };
+        // About 100 points over the run: enough for a curve, small enough for the JSON summary.
+        var window = Math.Max(1, (int)Math.Ceiling(stepsPerEpoch * epochs / 100));
+        var snapshots = snapshotFolder is null ? null : new TrainingSnapshotOptions(snapshotFolder, snapshotEvery);
+        var resumable = snapshots is null ? null : TrainingSnapshots.Latest(snapshots.Folder);
+        if (snapshots is not null)
+        {
+            KeepOrMatchRun(snapshots.Folder, new SnapshotRun(method, architecture, head.ToString().ToLowerInvariant(), epochs, train.Name, train.Count, hyperParameters));
+        }
+
+        if (resumable is not null)
+        {
+            progress.Report($"resuming from the snapshot after step {resumable.Step} in {snapshotFolder}");
+        }
+
+        // A resumed run's curve continues the one kept beside its snapshots.
+        var history = snapshots is null
+            ? new TrainingHistory(window, progress)
+            : new TrainingHistory(window, progress, Path.Combine(Directory.CreateDirectory(snapshots.Folder).FullName, "history.json"), resumable?.Step ?? 0);
         var clock = Stopwatch.StartNew();
-        AdversarialTrainer.Train(model, TrainingObjectives.Create(method, objectiveOptions), train, training, device, history, cancellationToken);
+        var outcome = AdversarialTrainer.Train(model, TrainingObjectives.Create(method, objectiveOptions), train, training, device, history, cancellationToken, snapshots);
         var trainSeconds = clock.Elapsed.TotalSeconds;
 
         progress.Report($"evaluating: clean on {test.Count} {split} images, attacks on the first {Math.Min(robustSubset, test.Count)}: {string.Join(", ", attacks)}");
@@ -103,15 +133,6 @@ internal static class TrainCommand
             cancellationToken);
 
         cancellationToken.ThrowIfCancellationRequested();
-        var hyperParameters = new Dictionary<string, double>(objectiveOptions.ToDictionary(method), StringComparer.Ordinal)
-        {
-            ["learningRate"] = training.LearningRate,
-            ["batchSize"] = training.BatchSize,
-            ["momentum"] = training.Momentum,
-            ["weightDecay"] = training.WeightDecay,
-            ["schedule"] = (int)training.Schedule,
-            ["ema"] = training.EmaDecay,
-        };
         var draft = new CheckpointManifest
         {
             Architecture = architecture,
@@ -128,11 +149,37 @@ internal static class TrainCommand
         var folder = Path.Combine(store.Root, published.Version);
         CheckpointReader.Verify(folder, published.Version, signing);
         progress.Report($"published and verified {folder}");
+        if (snapshots is not null)
+        {
+            Directory.Delete(snapshots.Folder, recursive: true);
+        }
 
         var evaluation = EvaluationSummary.From(folder, published, report).WithFixedPartners(report, partners) with { Split = split };
-        var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), evaluation, history.Points);
+        var summary = new TrainSummary(folder, published.Version, method, epochs, train.Count, Math.Round(trainSeconds, 1), outcome.ResumedFromStep, evaluation, history.Points);
         output.WriteLine(JsonSerializer.Serialize(summary, EvaluationSummary.Json));
         return OfflineCommands.Ok;
+    }
+
+    /// <summary>
+    /// Records what the snapshots in <paramref name="folder"/> are of, or — when they are another
+    /// run's (other method, budget, data or settings) — refuses to resume from them.
+    /// </summary>
+    private static void KeepOrMatchRun(string folder, SnapshotRun run)
+    {
+        var path = Path.Combine(Directory.CreateDirectory(folder).FullName, "run.json");
+        var json = JsonSerializer.Serialize(run with { HyperParameters = new SortedDictionary<string, double>(run.HyperParameters, StringComparer.Ordinal) });
+        if (!File.Exists(path))
+        {
+            var staging = $"{path}.{Guid.NewGuid():N}.tmp";
+            DurableFiles.WriteAllBytes(staging, System.Text.Encoding.UTF8.GetBytes(json));
+            File.Move(staging, path);
+            return;
+        }
+
+        if (File.ReadAllText(path) != json)
+        {
+            throw new UsageException($"--snapshots {folder} holds another run's training state (its run.json differs from this command's settings): give another folder, or remove it to start over");
+        }
     }
 
     /// <summary>The key in <paramref name="keyFile"/> (trimmed; an HMAC key or a PEM ECDSA private key), or no signing.</summary>
@@ -163,5 +210,8 @@ internal static class TrainCommand
             : throw new UsageException($"--signing-key-file {keyFile} holds an {signing.Kind}: signing needs the private key");
     }
 
-    private sealed record TrainSummary(string Checkpoint, string Version, string Method, double Epochs, int TrainExamples, double TrainSeconds, EvaluationSummary Evaluation, IReadOnlyList<TrainingHistoryPoint> History);
+    /// <param name="TrainSeconds">This process's training time: a resumed run's earlier processes are not counted.</param>
+    private sealed record SnapshotRun(string Method, string Architecture, string Head, double Epochs, string Data, int TrainExamples, IDictionary<string, double> HyperParameters);
+
+    private sealed record TrainSummary(string Checkpoint, string Version, string Method, double Epochs, int TrainExamples, double TrainSeconds, int ResumedFromStep, EvaluationSummary Evaluation, IReadOnlyList<TrainingHistoryPoint> History);
 }

@@ -1,4 +1,5 @@
 using HardPair.Shared.Training;
+using HardPair.Testing;
 using Xunit;
 
 namespace HardPair.Shared.Tests.Training;
@@ -22,6 +23,31 @@ public sealed class TrainingHistoryTests
             p => Assert.Equal((6, 3.0, 5.0, 50.0, (double?)1), (p.Step, p.Epoch, p.Loss, p.NaturalLoss, p.RobustLoss)),
             p => Assert.Equal((7, 3.5, 7.0, 70.0, (double?)1), (p.Step, p.Epoch, p.Loss, p.NaturalLoss, p.RobustLoss)));
     }
+
+    [Fact]
+    public void A_resumed_history_keeps_the_points_up_to_the_snapshot_from_its_file_and_adds_the_new_ones()
+    {
+        using var temp = new TempDirectory();
+        var file = temp.Combine("history.json");
+        var first = new TrainingHistory(window: 2, next: null, file, resumedFromStep: 0);
+        for (var step = 1; step <= 5; step++)
+        {
+            first.Report(Step(step));
+        }
+
+        // Killed after step 5; the latest snapshot is step 3: steps 4 and 5 run again.
+        var resumed = new TrainingHistory(window: 2, next: null, file, resumedFromStep: 3);
+        for (var step = 4; step <= 7; step++)
+        {
+            resumed.Report(Step(step));
+        }
+
+        Assert.Equal([2, 5, 7], resumed.Points.Select(p => p.Step));
+        Assert.Equal([2, 5, 7], new TrainingHistory(window: 2, next: null, file, resumedFromStep: 7).Points.Select(p => p.Step));
+        Assert.Single(Directory.EnumerateFiles(temp.Path));
+    }
+
+    private static TrainingProgress Step(int step) => new(step, 7, step / 2.0, Loss: step, NaturalLoss: step, RobustLoss: null, LearningRate: 0.1, ExamplesPerSecond: 100);
 
     private sealed class Progress(List<int> steps) : IProgress<TrainingProgress>
     {

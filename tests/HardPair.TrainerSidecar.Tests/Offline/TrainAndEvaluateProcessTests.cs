@@ -1,5 +1,6 @@
 using System.Text.Json;
 using HardPair.Shared.Checkpoints;
+using HardPair.Shared.Training;
 using HardPair.Testing;
 
 namespace HardPair.TrainerSidecar.Tests.Offline;
@@ -86,5 +87,40 @@ public sealed class TrainAndEvaluateProcessTests
         Assert.Contains("hard-pair share (fgsm)", table.Output, StringComparison.Ordinal);
         Assert.Contains("Pullover", table.Output, StringComparison.Ordinal);
         Assert.Contains("hard partner", table.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Train_WithSnapshots_KilledMidRun_ResumesWhenStartedAgain_AndPublishesOnce()
+    {
+        using var temp = new TempDirectory();
+        var snapshots = temp.Combine("snapshots");
+        string[] command =
+        [
+            "train", "--method", "pgd-at", "--epochs", "2", "--train-subset", "1000", "--attack-steps", "3", "--seed", "4", "--ema", "0.99",
+            "--device", "cpu", "--threads", "2", "--test-subset", "100", "--attacks", "clean,fgsm", "--out", temp.Combine("store"),
+            "--snapshots", snapshots, "--snapshot-every", "4",
+        ];
+        var ct = TestContext.Current;
+
+        var killed = await ChildProcess.RunAsync(Executable, command, Timeout, ct, killWhen: () => TrainingSnapshots.Latest(snapshots)?.Step >= 8);
+        Assert.Equal(137, killed.ExitCode);
+        Assert.False(Directory.Exists(temp.Combine("store")) && Directory.EnumerateDirectories(temp.Combine("store"), "v*").Any());
+        var resumedFrom = TrainingSnapshots.Latest(snapshots)!.Step;
+
+        // Another budget (--epochs 3) does not resume this run's state.
+        var other = await ChildProcess.RunAsync(Executable, [.. command[..4], "3", .. command[5..]], Timeout, ct);
+        Assert.True(other.ExitCode == 2, other.Error);
+        Assert.Contains("holds another run's training state", other.Error, StringComparison.Ordinal);
+
+        var resumed = await ChildProcess.RunAsync(Executable, command, Timeout, ct);
+
+        Assert.True(resumed.ExitCode == 0, resumed.Error);
+        Assert.Contains($"resuming from the snapshot after step {resumedFrom}", resumed.Error, StringComparison.Ordinal);
+        using var summary = JsonDocument.Parse(Assert.Single(resumed.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        Assert.Equal(resumedFrom, summary.RootElement.GetProperty("resumedFromStep").GetInt32());
+        // The curve runs over the whole run, the killed process's part included (16 steps, one per point).
+        Assert.Equal(Enumerable.Range(1, 16), summary.RootElement.GetProperty("history").EnumerateArray().Select(p => p.GetProperty("step").GetInt32()));
+        Assert.False(Directory.Exists(snapshots));
+        CheckpointReader.Verify(Assert.Single(Directory.EnumerateDirectories(temp.Combine("store"), "v*")));
     }
 }
