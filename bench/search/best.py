@@ -38,8 +38,7 @@ def recipe(summary):
         hyper = json.load(f)["training"]["hyperParameters"]
     args = ["--learning-rate", repr(hyper["learningRate"]), "--weight-decay", repr(hyper["weightDecay"]),
             "--schedule", SCHEDULES[int(hyper.get("schedule", 0))]]
-    if hyper.get("ema", 0) > 0:
-        args += ["--ema", repr(hyper["ema"])]
+    args += ["--ema", repr(hyper.get("ema", 0))]
     return " ".join(args)
 
 

@@ -9,8 +9,9 @@ cd "$(dirname "$0")/../.."
 source bench/search/common.sh
 
 # Stage A: the recipe, on PGD-AT with a linear head (its usual form).
-run pgdat-linear-step     --method pgd-at --head linear
-run pgdat-linear-onecycle --method pgd-at --head linear --schedule onecycle --learning-rate 0.1 --weight-decay 5e-4
+# (Each names its whole recipe: train's defaults are now the recipe this stage chose.)
+run pgdat-linear-step     --method pgd-at --head linear --schedule step --learning-rate 0.05 --weight-decay 2e-4 --ema 0
+run pgdat-linear-onecycle --method pgd-at --head linear --schedule onecycle --learning-rate 0.1 --weight-decay 5e-4 --ema 0
 run pgdat-linear-onecycle-ema --method pgd-at --head linear --schedule onecycle --learning-rate 0.1 --weight-decay 5e-4 --ema 0.995
 
 # The best stage-A recipe (validation worst case of the gate's suite) for every later candidate.

@@ -5,6 +5,15 @@ namespace HardPair.Shared.Training;
 /// <summary>The optimiser and schedule of a training run (SGD with momentum; step, cosine or one-cycle learning rate; optionally an average of the weights).</summary>
 public sealed record TrainingOptions
 {
+    /// <summary>The recipe the validation search chose for short budgets (docs/RESULTS.md): one-cycle to this peak learning rate, ...</summary>
+    public const double SearchedLearningRate = 0.1;
+
+    /// <summary>... this weight decay, ...</summary>
+    public const double SearchedWeightDecay = 5e-4;
+
+    /// <summary>... and an average of the weights with this decay.</summary>
+    public const double SearchedEmaDecay = 0.995;
+
     [Range(0.01, 10_000)]
     public double Epochs { get; init; } = 10;
 
@@ -28,8 +37,8 @@ public sealed record TrainingOptions
     /// <summary>
     /// Decay of an exponential moving average of the weights (e.g. 0.999), which replaces the
     /// weights at the end of the run; 0: none. The average warms up as min(d, (1 + t) / (10 + t)).
-    /// Parameters only (batch-norm statistics are the last ones); a resumed run restarts it from
-    /// the resumed weights.
+    /// Parameters only (batch-norm statistics are the last ones); snapshots keep it, so a resumed
+    /// run continues it.
     /// </summary>
     [Range(0, 0.99999)]
     public double EmaDecay { get; init; }

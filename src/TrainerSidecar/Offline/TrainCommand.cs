@@ -58,11 +58,12 @@ internal static class TrainCommand
         var training = new TrainingOptions
         {
             Epochs = epochs,
-            LearningRate = line.Double("learning-rate", 0.05, 1e-6, 10),
+            // The validation search's recipe (docs/RESULTS.md) unless the command names its own.
+            LearningRate = line.Double("learning-rate", TrainingOptions.SearchedLearningRate, 1e-6, 10),
             BatchSize = line.Int("batch-size", 128, 1, 4096),
-            WeightDecay = line.Double("weight-decay", 2e-4, 0, 1),
-            Schedule = Enum.Parse<LearningRateSchedule>(line.Choice("schedule", "step", ["step", "cosine", "onecycle"]), ignoreCase: true),
-            EmaDecay = line.Double("ema", 0, 0, 0.99999),
+            WeightDecay = line.Double("weight-decay", TrainingOptions.SearchedWeightDecay, 0, 1),
+            Schedule = Enum.Parse<LearningRateSchedule>(line.Choice("schedule", "onecycle", ["step", "cosine", "onecycle"]), ignoreCase: true),
+            EmaDecay = line.Double("ema", TrainingOptions.SearchedEmaDecay, 0, 0.99999),
             Seed = objectiveOptions.Seed,
         };
         var trainSubset = line.Int("train-subset", int.MaxValue, 1, int.MaxValue);

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using HardPair.Shared.Attacks;
 using HardPair.Shared.Objectives;
+using HardPair.Shared.Training;
 
 namespace HardPair.TrainerSidecar.Options;
 
@@ -48,9 +49,9 @@ public sealed class TrainerOptions : IValidatableObject
     [Range(1e-6, 10)]
     public double LearningRate { get; set; } = 0.01;
 
-    /// <summary>Learning rate when there is no serving checkpoint to start from.</summary>
+    /// <summary>Peak learning rate when there is no serving checkpoint to start from (the searched recipe's).</summary>
     [Range(1e-6, 10)]
-    public double ScratchLearningRate { get; set; } = 0.05;
+    public double ScratchLearningRate { get; set; } = TrainingOptions.SearchedLearningRate;
 
     [Range(1, 4096)]
     public int BatchSize { get; set; } = 128;

@@ -86,13 +86,7 @@ public sealed partial class RunExecutor(
             ? System.Enum.Parse<ClassifierHeadKind>(servingHead, ignoreCase: true)
             : method is TrainingObjectives.PgdAt or TrainingObjectives.Standard ? ClassifierHeadKind.Linear : ClassifierHeadKind.Cosine;
         var objectiveOptions = ObjectiveOptionsFor(run, inherited ? servingTraining!.HyperParameters : null, head);
-        var training = new TrainingOptions
-        {
-            Epochs = run.HyperParameters.GetValueOrDefault("epochs", options.Epochs),
-            LearningRate = run.HyperParameters.GetValueOrDefault("learningRate", serving is null ? options.ScratchLearningRate : options.LearningRate),
-            BatchSize = (int)run.HyperParameters.GetValueOrDefault("batchSize", options.BatchSize),
-            Seed = objectiveOptions.Seed,
-        };
+        var training = TrainingOptionsFor(run, inherited ? servingTraining!.HyperParameters : null, serving is null, objectiveOptions.Seed);
 
         var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Train));
         var dataSeed = DataSeed(run, options.Seed);
@@ -115,6 +109,9 @@ public sealed partial class RunExecutor(
             r.FeedbackExamples = feedbackCount;
             r.HyperParameters["learningRate"] = training.LearningRate;
             r.HyperParameters["epochs"] = training.Epochs;
+            r.HyperParameters["weightDecay"] = training.WeightDecay;
+            r.HyperParameters["schedule"] = (int)training.Schedule;
+            r.HyperParameters["ema"] = training.EmaDecay;
             r.HyperParameters["dataSeed"] = dataSeed;
             foreach (var (name, value) in objectiveOptions.ToDictionary(method))
             {
@@ -265,6 +262,29 @@ public sealed partial class RunExecutor(
             PartnerMargin = Value("partnerMargin", defaults.PartnerMargin),
             PartnerAttackShare = Value("partnerAttackShare", defaults.PartnerAttackShare),
             Seed = (int)p.GetValueOrDefault("seed", options.Seed),
+        };
+    }
+
+    /// <summary>
+    /// The optimizer's recipe: the budget and learning rate are the sidecar's (or the run's own);
+    /// weight decay, the schedule's shape and the weight average are the run's own, else — for a
+    /// run that continues the serving checkpoint's recipe — that checkpoint's, else the validation
+    /// search's (docs/RESULTS.md: one-cycle, weight decay 5e-4, an average with decay 0.995).
+    /// </summary>
+    private TrainingOptions TrainingOptionsFor(Run run, IReadOnlyDictionary<string, double>? serving, bool fromScratch, int seed)
+    {
+        var p = run.HyperParameters;
+        double Value(string name, double fallback) =>
+            p.TryGetValue(name, out var own) ? own : serving is not null && serving.TryGetValue(name, out var inherited) ? inherited : fallback;
+        return new TrainingOptions
+        {
+            Epochs = p.GetValueOrDefault("epochs", options.Epochs),
+            LearningRate = p.GetValueOrDefault("learningRate", fromScratch ? options.ScratchLearningRate : options.LearningRate),
+            BatchSize = (int)p.GetValueOrDefault("batchSize", options.BatchSize),
+            WeightDecay = Value("weightDecay", TrainingOptions.SearchedWeightDecay),
+            Schedule = (LearningRateSchedule)(int)Value("schedule", (int)LearningRateSchedule.OneCycle),
+            EmaDecay = Value("ema", TrainingOptions.SearchedEmaDecay),
+            Seed = seed,
         };
     }
 

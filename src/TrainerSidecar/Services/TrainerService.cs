@@ -33,6 +33,9 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         ["partnerMargin"] = (0, 10),
         ["partnerAttackShare"] = (0, 1),
         ["learningRate"] = (1e-6, 10),
+        ["weightDecay"] = (0, 1),
+        ["schedule"] = (0, 2),
+        ["ema"] = (0, 0.99999),
         ["batchSize"] = (1, 4096),
         ["epochs"] = (0.01, 1000),
         ["dataSeed"] = (0, int.MaxValue),
@@ -55,6 +58,10 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
             else if (!double.IsFinite(value) || value < range.Min || value > range.Max)
             {
                 validation.Add($"hyper_parameters[{name}]", $"must lie in [{range.Min}, {range.Max}]");
+            }
+            else if (name == "schedule" && value != Math.Floor(value))
+            {
+                validation.Add($"hyper_parameters[{name}]", "must be 0 (step), 1 (cosine) or 2 (one-cycle)");
             }
         }
 

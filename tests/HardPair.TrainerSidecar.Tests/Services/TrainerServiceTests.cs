@@ -40,13 +40,13 @@ public sealed class TrainerServiceTests : IDisposable
     {
         await using var host = await StartAsync();
         var client = TrainerClients.Create(host.Channel);
-        var request = new StartRunRequest { Method = "madry", HyperParameters = { ["epsilon"] = 2, ["gamma"] = 1 }, Data = new DataSelection { TrainSubset = -5 } };
+        var request = new StartRunRequest { Method = "madry", HyperParameters = { ["epsilon"] = 2, ["gamma"] = 1, ["schedule"] = 1.5 }, Data = new DataSelection { TrainSubset = -5 } };
 
         var error = await Assert.ThrowsAsync<RpcException>(() => client.StartRunAsync(request, cancellationToken: TestContext.Current).ResponseAsync);
 
         Assert.Equal(StatusCode.InvalidArgument, error.StatusCode);
         var fields = error.GetRpcStatus()!.GetDetail<BadRequest>().FieldViolations.Select(v => v.Field).ToList();
-        Assert.Equal(["method", "hyper_parameters[epsilon]", "hyper_parameters[gamma]", "data.train_subset"], fields);
+        Assert.Equal(["method", "hyper_parameters[epsilon]", "hyper_parameters[gamma]", "hyper_parameters[schedule]", "data.train_subset"], fields);
         Assert.Empty((await client.ListRunsAsync(new ListRunsRequest(), cancellationToken: TestContext.Current)).Runs);
     }
 
@@ -157,8 +157,11 @@ public sealed class TrainerServiceTests : IDisposable
         await using var host = await StartAsync(new Dictionary<string, string?> { ["Trainer:Gate:MinCleanAccuracy"] = "0" });
         var client = TrainerClients.Create(host.Channel);
 
-        // What serves was trained with PGD-AT at logit scale 2.
-        var first = await client.StartRunAsync(new StartRunRequest { Method = "pgd-at", Reason = "test: the serving recipe", HyperParameters = { ["epochs"] = 0.1, ["scale"] = 2 } }, cancellationToken: TestContext.Current);
+        // What serves was trained with PGD-AT at logit scale 2, weight decay 1e-3, the cosine
+        // schedule and a weight average of decay 0.9.
+        var first = await client.StartRunAsync(
+            new StartRunRequest { Method = "pgd-at", Reason = "test: the serving recipe", HyperParameters = { ["epochs"] = 0.1, ["scale"] = 2, ["weightDecay"] = 1e-3, ["schedule"] = 1, ["ema"] = 0.9 } },
+            cancellationToken: TestContext.Current);
         var published = await client.WaitAsync(first.RunId, TimeSpan.FromMinutes(2));
         Assert.Equal(RunPhase.Published, published.Phase);
 
@@ -172,9 +175,12 @@ public sealed class TrainerServiceTests : IDisposable
         Assert.Equal("serving", cycle.Method);
         Assert.Equal("pgd-at", continued.Method);
         Assert.Equal(2, continued.HyperParameters["scale"]);
+        Assert.Equal((1e-3, 1, 0.9), (continued.HyperParameters["weightDecay"], continued.HyperParameters["schedule"], continued.HyperParameters["ema"]));
         Assert.Equal(published.PublishedVersion, continued.ParentVersion);
         Assert.Equal("spat", own.Method);
         Assert.Equal(1, own.HyperParameters["scale"]);
+        // A run with a method of its own takes the validation search's recipe instead.
+        Assert.Equal((5e-4, 2, 0.995), (own.HyperParameters["weightDecay"], own.HyperParameters["schedule"], own.HyperParameters["ema"]));
         Assert.Equal("linear", new CheckpointStore(temp.Combine("store"), TimeProvider.System).List().Single(e => e.Version == published.PublishedVersion).Manifest!.Head);
     }
 
@@ -190,6 +196,7 @@ public sealed class TrainerServiceTests : IDisposable
         Assert.Equal(RunPhase.Published, finished.Phase);
         Assert.Equal("pgd-at", finished.Method);
         Assert.Equal(1, finished.HyperParameters["scale"]);
+        Assert.Equal((0.1, 5e-4, 2, 0.995), (finished.HyperParameters["learningRate"], finished.HyperParameters["weightDecay"], finished.HyperParameters["schedule"], finished.HyperParameters["ema"]));
         var manifest = new CheckpointStore(temp.Combine("store"), TimeProvider.System).List().Single().Manifest!;
         Assert.Equal(("pgd-at", "linear"), (manifest.Training.Method, manifest.Head));
     }
