@@ -26,6 +26,9 @@ public static class CliApp
           retrain [--method M] [--epochs E] [--train-subset N] [--reason R] [--watch]
                                                    queue a retraining run (--watch: follow it to the end)
           status                                   serving model, trainer, queue, last publish
+          health [--service NAME] [--wait SECONDS]  a gRPC health check, as the pod's probes make it
+                                                   (e.g. liveness, hardpair.v1.Classifier; the sidecar's
+                                                   address for hardpair.v1.Trainer); exit 0 only if SERVING
           feedback add FILE.png --label L | --dataset-index N [--label L] [--source S]
                                                    a labelled example for fine-tuning (stored durably)
           admin commands need the token: $HARDPAIR_TOKEN, $HARDPAIR_TOKEN_FILE or --token-file
@@ -87,6 +90,7 @@ public static class CliApp
                 ("models", "unpin") => await ModelCommands.ActivateAsync(Rest(2), environment, output, unpin: true, cancellationToken),
                 ("retrain", _) => await TrainingCommands.RetrainAsync(Rest(1), environment, output, interactive, cancellationToken),
                 ("status", _) => await TrainingCommands.StatusAsync(Rest(1), environment, output, cancellationToken),
+                ("health", _) => await HealthCommand.RunAsync(Rest(1), environment, output, cancellationToken),
                 ("feedback", "add") => await TrainingCommands.AddFeedbackAsync(Rest(2), environment, output, cancellationToken),
                 _ => throw new UsageException($"unknown command '{string.Join(' ', args.Take(2))}' (try hardpair --help)"),
             };
@@ -138,7 +142,7 @@ public static class CliApp
     private static IEnumerable<(string Header, List<(string? Command, List<string> Lines)> Blocks)> Sections()
     {
         string[] groups = ["models", "checkpoints", "feedback"];
-        string[] singles = ["classify", "retrain", "status"];
+        string[] singles = ["classify", "retrain", "status", "health"];
         (string Header, List<(string? Command, List<string> Lines)> Blocks)? section = null;
         foreach (var line in Help.Split('\n'))
         {

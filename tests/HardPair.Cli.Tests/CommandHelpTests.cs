@@ -10,6 +10,7 @@ public sealed class CommandHelpTests
     [InlineData(new[] { "checkpoints", "card", "--help" }, "checkpoints card DIR")]
     [InlineData(new[] { "feedback", "add", "--help" }, "feedback add FILE.png")]
     [InlineData(new[] { "status", "--help" }, "status ")]
+    [InlineData(new[] { "health", "--help" }, "health [--service NAME]")]
     public void CommandHelp_PrintsThatCommandsUsageAndItsSectionsNotes(string[] args, string entry)
     {
         var (code, output, error) = Run(args);

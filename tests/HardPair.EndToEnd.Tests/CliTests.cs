@@ -49,6 +49,18 @@ public sealed class CliTests
         Assert.True(status.ExitCode == 0, status.Error);
         Assert.Contains("trainer   idle on cpu; 0 queued; 1 feedback examples", status.Output, StringComparison.Ordinal);
 
+        // What the pod's probes ask, asked as a script would (no token: health is open).
+        var ready = await Cli(["health", "--service", "hardpair.v1.Classifier"], new Dictionary<string, string> { ["HARDPAIR_ADDRESS"] = address });
+        Assert.True(ready.ExitCode == 0, ready.Output + ready.Error);
+        Assert.Equal($"hardpair.v1.Classifier SERVING at {address}", ready.Output.Trim());
+        var trainerAlive = await Cli(["health", "--service", "liveness", "--address", stack.SidecarAddress.ToString()], []);
+        Assert.True(trainerAlive.ExitCode == 0, trainerAlive.Output + trainerAlive.Error);
+        var unknown = await Cli(["health", "--service", "hardpair.v1.Nothing"], withToken);
+        Assert.Equal((1, $"hardpair.v1.Nothing unknown service at {address}"), (unknown.ExitCode, unknown.Output.Trim()));
+        var down = await Cli(["health", "--address", "http://127.0.0.1:9", "--wait", "1"], []);
+        Assert.Equal(1, down.ExitCode);
+        Assert.StartsWith("(server) unreachable (", down.Output, StringComparison.Ordinal);
+
         var wrongToken = await Cli(["models", "list"], new Dictionary<string, string> { ["HARDPAIR_TOKEN"] = "nope-nope-nope-nope", ["HARDPAIR_ADDRESS"] = address });
         Assert.Equal(1, wrongToken.ExitCode);
         Assert.Equal("hardpair: UNAUTHENTICATED: the bearer token is not valid", wrongToken.Error.Trim());

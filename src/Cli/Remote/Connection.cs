@@ -29,6 +29,9 @@ internal sealed class Connection : IDisposable
 
     public string Address { get; }
 
+    /// <summary>The channel itself, for clients of services other than HardPair's own (gRPC health).</summary>
+    public GrpcChannel Channel => channel;
+
     public Classifier.ClassifierClient Classifier => new(channel);
 
     public Admin.AdminClient Admin => new(channel.Intercept(headers =>
