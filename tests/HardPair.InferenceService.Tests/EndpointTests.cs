@@ -38,6 +38,41 @@ public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassF
         Assert.Contains("dotnet_gc_collections_total{", text, StringComparison.Ordinal);
     }
 
+    /// <summary>
+    /// As the chart sets them (every interface, "+") in a process whose gRPC port comes from
+    /// <c>urls</c>, as the sidecar's does: both listen, and the metrics port serves /metrics alone.
+    /// </summary>
+    [Fact]
+    public async Task Metrics_OnEveryInterface_ListenBesideTheUrlsEndpoint_AndServeOnlyTheScrape()
+    {
+        checkpoint.CopyInto(store.Path);
+        var address = new Uri($"http://127.0.0.1:{ServiceProcess.FreePort()}");
+        var port = ServiceProcess.FreePort();
+        string[] args =
+        [
+            .. InferenceSettings.For(store.Path).SelectMany(kv => new[] { $"--{kv.Key}", kv.Value ?? "" }),
+            "--urls", address.ToString(),
+            "--Metrics:PrometheusPort", port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            "--Metrics:PrometheusHost", "+",
+        ];
+        await using var service = await ServiceProcess.StartAsync("HardPair.InferenceService", args, TimeSpan.FromMinutes(1), TestContext.Current, address);
+        await WaitForModelAsync(new Classifier.ClassifierClient(service.Channel));
+
+        using var http = new HttpClient();
+        var text = await http.GetStringAsync(new Uri($"http://127.0.0.1:{port}/metrics"), TestContext.Current);
+        var other = await http.GetAsync(new Uri($"http://127.0.0.1:{port}/grpc.health.v1.Health/Check"), TestContext.Current);
+
+        Assert.Contains("hardpair_inference_", text, StringComparison.Ordinal);
+        Assert.Equal(System.Net.HttpStatusCode.NotFound, other.StatusCode);
+        // Every interface: the machine's own address answers too (where it has one besides loopback).
+        var own = System.Net.Dns.GetHostAddresses(System.Net.Dns.GetHostName())
+            .FirstOrDefault(a => a.AddressFamily == System.Net.Sockets.AddressFamily.InterNetwork && !System.Net.IPAddress.IsLoopback(a));
+        if (own is not null)
+        {
+            Assert.Contains("hardpair_inference_", await http.GetStringAsync(new Uri($"http://{own}:{port}/metrics"), TestContext.Current), StringComparison.Ordinal);
+        }
+    }
+
     [Fact]
     public async Task Admin_OnItsOwnPort_IsNotServedBesideClassify()
     {

@@ -2,8 +2,8 @@ using System.ComponentModel.DataAnnotations;
 
 namespace HardPair.Shared.Hosting;
 
-/// <summary>Where a process exposes its metrics for Prometheus: an HTTP/1.1 listener of its own, apart from the h2c gRPC port.</summary>
-public sealed class MetricsOptions
+/// <summary>Where a process exposes its metrics for Prometheus: an HTTP/1.1 server of its own, apart from the h2c gRPC ports.</summary>
+public sealed class MetricsOptions : IValidatableObject
 {
     public const string SectionName = "Metrics";
 
@@ -11,7 +11,23 @@ public sealed class MetricsOptions
     [Range(0, 65535)]
     public int PrometheusPort { get; set; }
 
-    /// <summary>Host the listener binds: <c>127.0.0.1</c> (default), or <c>+</c> for every interface (in a pod).</summary>
+    /// <summary>
+    /// Address the endpoint binds: <c>127.0.0.1</c> (default), another IP address, <c>localhost</c>,
+    /// or <c>+</c> (also <c>*</c>, <c>0.0.0.0</c>) for every interface (in a pod).
+    /// </summary>
     [Required]
     public string PrometheusHost { get; set; } = "127.0.0.1";
+
+    /// <summary>Whether <see cref="PrometheusHost"/> means every interface.</summary>
+    public bool ListensEverywhere => PrometheusHost is "+" or "*" or "0.0.0.0" or "::";
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (!ListensEverywhere && PrometheusHost != "localhost" && !System.Net.IPAddress.TryParse(PrometheusHost, out _))
+        {
+            yield return new ValidationResult(
+                $"Metrics:PrometheusHost '{PrometheusHost}' must be an IP address, localhost, or + for every interface",
+                [nameof(PrometheusHost)]);
+        }
+    }
 }

@@ -42,7 +42,7 @@ public static class ServiceDefaults
     /// <summary>
     /// The meter's instruments and the runtime's (<see cref="RuntimeMeterName"/>: GC, JIT, thread
     /// pool, exceptions — observed at collection time, nothing on the request path) through
-    /// OpenTelemetry: a Prometheus scrape endpoint on a listener of its own when
+    /// OpenTelemetry: a Prometheus scrape endpoint on a server of its own (<see cref="MetricsServer"/>) when
     /// <c>Metrics:PrometheusPort</c> is set, OTLP export when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is.
     /// </summary>
     public static IHostApplicationBuilder AddMetricsExport(this IHostApplicationBuilder builder, string meterName)
@@ -56,11 +56,7 @@ public static class ServiceDefaults
             metrics.AddMeter(meterName, RuntimeMeterName);
             if (prometheus.PrometheusPort > 0)
             {
-                metrics.AddPrometheusHttpListener(listener =>
-                {
-                    listener.Host = prometheus.PrometheusHost;
-                    listener.Port = prometheus.PrometheusPort;
-                });
+                metrics.AddPrometheusExporter();
             }
 
             if (otlp)
@@ -68,6 +64,11 @@ public static class ServiceDefaults
                 metrics.AddOtlpExporter();
             }
         });
+        if (prometheus.PrometheusPort > 0)
+        {
+            builder.Services.AddHostedService<MetricsServer>();
+        }
+
         return builder;
     }
 
