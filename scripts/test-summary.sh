@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Prints the name and first message line of every failed test, then, as its last line,
-# "N passed, N failed" summed over the TRX files of every test project.
+# "N passed, N failed" summed over the TRX files of every test project and the container
+# checks' *.results files (scripts/images/ci.sh: "passed NAME" / "failed NAME: why" lines).
 set -euo pipefail
 results=${1:-artifacts/test-results}
 passed=0 failed=0
@@ -24,5 +25,13 @@ for result in ET.parse(sys.argv[1]).getroot().iterfind(".//t:UnitTestResult", ns
     print(f"FAILED {result.get('testName')}: {message.splitlines()[0] if message else '(no message)'}")
 PY
   fi
+done
+for file in "$results"/*.results; do
+  while read -r outcome rest; do
+    case $outcome in
+      passed) passed=$((passed + 1)) ;;
+      failed) failed=$((failed + 1)); echo "FAILED $rest" ;;
+    esac
+  done < "$file"
 done
 echo "$passed passed, $failed failed"

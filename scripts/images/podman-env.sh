@@ -1,8 +1,11 @@
-# Sourced by the image scripts: makes sure podman, runc and debootstrap are installed (as root or
+# Sourced by the image scripts: makes sure podman, runc and debootstrap (and what the pod test
+# needs) are installed (as root or
 # through sudo) and points podman at a containers.conf that works on these machines — the OCI
 # runtime runc (crun refuses hybrid cgroups) and ulimits within the machine's hard limits
 # (podman's default nofile of 1048576 is above them). Writes only under .local/podman/.
-IMAGE_PACKAGES=(podman runc debootstrap)
+# python3-yaml and the Go packages: translating and rendering the chart for the pod test.
+IMAGE_PACKAGES=(podman runc debootstrap python3-yaml
+  golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev)
 
 sudo_prefix() {
   if [ "$(id -u)" -eq 0 ]; then
