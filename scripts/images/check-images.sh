@@ -26,12 +26,16 @@ check() {
   names+=("$name")
   "${PODMAN[@]}" run -d --name "$name" --user 10001:10001 --read-only --tmpfs /tmp \
     -v "$work/$name/data:/data" -v "$work/$name/cache:/cache" "$@" "$image" >/dev/null
-  if ! "${PODMAN[@]}" run --rm --network "container:$name" --user 10001:10001 --read-only -v "$cli:/cli:ro" \
-      localhost/hardpair-base/aspnet:10.0 dotnet /cli/hardpair.dll health --address "http://127.0.0.1:$port" --service "$service" --wait 120; then
-    echo "images: $image did not come up; its log:" >&2
-    "${PODMAN[@]}" logs "$name" >&2 || true
-    exit 1
-  fi
+  # Asked every few seconds for two minutes; a container that has exited fails at once.
+  local tries=0
+  until "${PODMAN[@]}" run --rm --network "container:$name" --user 10001:10001 --read-only -v "$cli:/cli:ro" \
+      localhost/hardpair-base/aspnet:10.0 dotnet /cli/hardpair.dll health --address "http://127.0.0.1:$port" --service "$service" --wait 3; do
+    if [[ $("${PODMAN[@]}" inspect --format '{{.State.Running}}' "$name") != true ]] || ((++tries > 30)); then
+      echo "images: $image did not come up; its log:" >&2
+      "${PODMAN[@]}" logs "$name" >&2 || true
+      exit 1
+    fi
+  done
   local size
   size=$("${PODMAN[@]}" image ls --format '{{.Size}}' "$image")
   echo "images: $image ($size) serves as user 10001 on a read-only root"
