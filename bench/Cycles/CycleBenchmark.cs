@@ -7,9 +7,9 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
+using HardPair.CommandLine;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.CommandLine;
+using HardPair.Storage.Checkpoints;
 
 namespace HardPair.Bench.Cycles;
 

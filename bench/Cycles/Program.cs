@@ -7,7 +7,7 @@
 //       [--cycles 5] [--out bench/results/cycles-<stamp>] [--final-attacks clean,autoattack]
 //       [--final-subset 1000] [--threads 2] [--set Trainer:Key=value ...]
 using HardPair.Bench.Cycles;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
 
 try
 {

@@ -4,7 +4,7 @@ using System.Text.Json;
 using Google.Protobuf;
 using Grpc.Core;
 using HardPair.Protos.V1;
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 
 namespace HardPair.Bench.Serving;
 

@@ -1,9 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
-using HardPair.Shared.Torch;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Data;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 using TorchSharp;
 
 namespace HardPair.Bench.Serving;
@@ -109,7 +111,7 @@ internal sealed class RawLimit : IAsyncDisposable
         TorchRuntime.Initialize(new TorchRuntimeOptions { Device = settings.Device, RetainFreedMemory = settings.RetainFreedMemory });
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
         var latest = new CheckpointStore(store, TimeProvider.System).Latest() ?? throw new InvalidOperationException($"no checkpoint in {store}");
-        using var checkpoint = CheckpointReader.Load(latest.Folder, TorchRuntime.Device);
+        using var checkpoint = CheckpointLoader.Load(latest.Folder, TorchRuntime.Device);
         var threads = torch.get_num_threads();
         Console.Error.WriteLine($"raw worker: {Environment.ProcessorCount} CPUs, {TorchRuntime.Device}, torch threads {threads}");
 

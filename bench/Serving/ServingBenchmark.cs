@@ -7,7 +7,7 @@ using Google.Protobuf;
 using Grpc.Core;
 using Grpc.Net.Client;
 using HardPair.Protos.V1;
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 
 namespace HardPair.Bench.Serving;
 

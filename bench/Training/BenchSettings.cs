@@ -1,5 +1,5 @@
 using System.Globalization;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
 
 namespace HardPair.Bench.Training;
 

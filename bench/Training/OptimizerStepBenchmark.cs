@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using HardPair.Shared.CommandLine;
-using HardPair.Shared.Models;
-using HardPair.Shared.Torch;
-using HardPair.Shared.Training;
+using HardPair.CommandLine;
+using HardPair.ML.Models;
+using HardPair.ML.Torch;
+using HardPair.ML.Training;
 using TorchSharp;
 using static TorchSharp.torch;
 

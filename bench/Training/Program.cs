@@ -6,7 +6,7 @@
 //   dotnet bench/Training/bin/Release/net10.0/HardPair.Bench.Training.dll --optimizer-step
 //       [--steps 2000] [--rounds 5] [--device cpu|cuda] [--threads 2]   (the SGD step alone)
 using HardPair.Bench.Training;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
 
 try
 {

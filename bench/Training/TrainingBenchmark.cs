@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
 
 namespace HardPair.Bench.Training;
 

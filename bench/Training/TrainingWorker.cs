@@ -1,12 +1,12 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
-using HardPair.Shared.CommandLine;
-using HardPair.Shared.Data;
-using HardPair.Shared.Models;
-using HardPair.Shared.Objectives;
-using HardPair.Shared.Torch;
-using HardPair.Shared.Training;
+using HardPair.CommandLine;
+using HardPair.ML.Models;
+using HardPair.ML.Objectives;
+using HardPair.ML.Torch;
+using HardPair.ML.Training;
+using HardPair.Storage.Data;
 using TorchSharp;
 
 namespace HardPair.Bench.Training;

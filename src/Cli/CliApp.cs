@@ -1,7 +1,7 @@
 using System.Text;
 using Grpc.Core;
 using HardPair.Cli.Commands;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
 
 namespace HardPair.Cli;
 
@@ -105,7 +105,7 @@ public static class CliApp
             error.WriteLine($"hardpair: {StatusName(ex.StatusCode)}: {ex.Status.Detail}");
             return Failed;
         }
-        catch (Exception ex) when (ex is Shared.Checkpoints.CheckpointException or Shared.Data.DatasetException or IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is Storage.Checkpoints.CheckpointException or Storage.Data.DatasetException or IOException or UnauthorizedAccessException)
         {
             error.WriteLine($"hardpair: {ex.Message}");
             return Failed;

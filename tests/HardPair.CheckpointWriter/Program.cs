@@ -1,7 +1,8 @@
 using System.Globalization;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Models;
-using HardPair.Shared.Torch;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Models;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 
 // usage: HardPair.CheckpointWriter <store> <count> [architecture] [--stop-after <PublishStep>] [--signing-key <key>]

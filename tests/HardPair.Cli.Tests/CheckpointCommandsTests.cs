@@ -1,5 +1,6 @@
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Models;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Models;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 
 namespace HardPair.Cli.Tests;

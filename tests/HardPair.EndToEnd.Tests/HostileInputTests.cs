@@ -2,7 +2,7 @@ using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Health.V1;
 using HardPair.Protos.V1;
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 using HardPair.Testing;
 
 namespace HardPair.EndToEnd.Tests;

@@ -34,7 +34,7 @@ public sealed class PythonClientTests
         Assert.True(client.ExitCode == 0, client.Error);
         using var json = JsonDocument.Parse(client.Output);
         var root = json.RootElement;
-        var test = Shared.Data.DatasetCatalog.Load(new Shared.Data.DataOptions(), Shared.Data.DatasetSplit.Test);
+        var test = Storage.Data.DatasetCatalog.Load(new Storage.Data.DataOptions(), Storage.Data.DatasetSplit.Test);
         var dotnet = await stack.Classifier().ClassifyAsync(
             new ClassifyRequest { Image = new Image { Uint8Pixels = ByteString.CopyFrom(test.Image(0)), Shape = { 1, 28, 28 } } },
             cancellationToken: TestContext.Current);

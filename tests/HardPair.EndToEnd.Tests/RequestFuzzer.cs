@@ -4,7 +4,7 @@ using Google.Protobuf;
 using Google.Rpc;
 using Grpc.Core;
 using HardPair.Protos.V1;
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 
 namespace HardPair.EndToEnd.Tests;
 

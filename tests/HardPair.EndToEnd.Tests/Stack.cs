@@ -1,7 +1,7 @@
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 
 namespace HardPair.EndToEnd.Tests;

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Google.Protobuf;
 using Grpc.Core;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 
 namespace HardPair.EndToEnd.Tests;

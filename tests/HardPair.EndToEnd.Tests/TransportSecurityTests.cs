@@ -56,9 +56,9 @@ public sealed class TransportSecurityTests
 
         // A client certificate is not a server certificate: the client's own one, presented by a
         // "server", would not be trusted for that purpose (extended key usage is checked).
-        Assert.False(new HardPair.Shared.Hosting.TlsOptions { CaPath = tls.CaPath }.IsTrusted(
+        Assert.False(new HardPair.Hosting.TlsOptions { CaPath = tls.CaPath }.IsTrusted(
             System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPemFile(tls.ClientCertificatePath, tls.ClientKeyPath),
-            HardPair.Shared.Hosting.KeyPurpose.ServerAuthentication));
+            HardPair.Hosting.KeyPurpose.ServerAuthentication));
 
         // The kubelet's probes speak plaintext: each process answers health checks — and nothing
         // else — on its plaintext health port; the https ports stay https only.

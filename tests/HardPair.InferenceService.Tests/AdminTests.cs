@@ -3,7 +3,7 @@ using Grpc.Core.Interceptors;
 using Grpc.Health.V1;
 using Grpc.Net.Client;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using static HardPair.InferenceService.Tests.TestImages;
 

@@ -1,6 +1,6 @@
 using Grpc.Health.V1;
 using HardPair.InferenceService.Extensions;
-using HardPair.Shared.Torch;
+using HardPair.ML.Torch;
 using HardPair.Testing;
 using Microsoft.Extensions.Options;
 

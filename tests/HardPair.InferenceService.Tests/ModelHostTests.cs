@@ -1,6 +1,6 @@
 using HardPair.InferenceService.Models;
-using HardPair.Shared.Data;
-using HardPair.Shared.Models;
+using HardPair.ML.Models;
+using HardPair.Storage.Data;
 using HardPair.Testing;
 
 namespace HardPair.InferenceService.Tests;

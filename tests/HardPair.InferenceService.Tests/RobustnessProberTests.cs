@@ -1,8 +1,8 @@
 using HardPair.InferenceService.Models;
 using HardPair.InferenceService.Options;
 using HardPair.InferenceService.Services;
-using HardPair.Shared.Data;
-using HardPair.Shared.Models;
+using HardPair.ML.Models;
+using HardPair.Storage.Data;
 using HardPair.Testing;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using Google.Protobuf;
 using HardPair.Protos.V1;
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 
 namespace HardPair.InferenceService.Tests;
 

@@ -1,9 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using Grpc.Core;
+using HardPair.Hosting;
 using HardPair.InferenceService.Batching;
 using HardPair.Protos.V1;
-using HardPair.Shared.Hosting;
 using HardPair.Testing;
 using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;

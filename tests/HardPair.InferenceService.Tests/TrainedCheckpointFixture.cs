@@ -1,9 +1,10 @@
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
-using HardPair.Shared.Evaluation;
-using HardPair.Shared.Models;
-using HardPair.Shared.Objectives;
-using HardPair.Shared.Training;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Evaluation;
+using HardPair.ML.Models;
+using HardPair.ML.Objectives;
+using HardPair.ML.Training;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 using HardPair.Testing;
 using TorchSharp;
 

@@ -54,7 +54,7 @@ public sealed class TestCertificates
     /// A client handler that trusts the test CA only (the system roots when <paramref name="trustCa"/>
     /// is false) and presents the given certificate (none when null): the services' own peer handler.
     /// </summary>
-    public SocketsHttpHandler Handler(string? certificatePath, string? keyPath, bool trustCa = true) => new HardPair.Shared.Hosting.TlsOptions
+    public SocketsHttpHandler Handler(string? certificatePath, string? keyPath, bool trustCa = true) => new HardPair.Hosting.TlsOptions
     {
         CaPath = trustCa ? CaPath : null,
         CertificatePath = certificatePath,

@@ -1,6 +1,6 @@
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
-using HardPair.Shared.Models;
+using HardPair.ML.Models;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 
 namespace HardPair.Testing;
 

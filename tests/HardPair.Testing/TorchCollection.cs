@@ -1,4 +1,4 @@
-using HardPair.Shared.Torch;
+using HardPair.ML.Torch;
 using Xunit;
 
 namespace HardPair.Testing;

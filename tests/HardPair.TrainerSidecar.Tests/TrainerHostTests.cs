@@ -1,5 +1,5 @@
 using Grpc.Health.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Extensions;
 

@@ -6,14 +6,14 @@ What this is:
     natural loss + HCP-ECP robust loss), TRADES and PGD-AT objectives on a tiny
     cosine-classifier head, together with their gradients with respect to the
     inputs x (clean) and x_adv (adversarial). The C# tests in
-    tests/HardPair.Shared.Tests/Objectives compare the C# implementations
+    tests/HardPair.Shared.Tests/ML/Objectives compare the C# implementations
     against the JSON this script writes.
 
 How to regenerate (from the repository root; uses Debian's PyTorch 1.13):
     /usr/bin/python3 tests/reference/objectives_reference.py
 
 Output:
-    tests/HardPair.Shared.Tests/Objectives/objectives_reference.json
+    tests/HardPair.Shared.Tests/ML/Objectives/objectives_reference.json
 
 All computation is float64 and seeded (torch.manual_seed(20261125)). A gradient
 that does not exist for a case (the loss does not depend on that input) is
@@ -37,7 +37,7 @@ DELTA = 0.3
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 OUT_PATH = os.path.join(
-    REPO_ROOT, "tests", "HardPair.Shared.Tests", "Objectives", "objectives_reference.json"
+    REPO_ROOT, "tests", "HardPair.Shared.Tests", "ML", "Objectives", "objectives_reference.json"
 )
 
 torch.set_default_dtype(torch.float64)

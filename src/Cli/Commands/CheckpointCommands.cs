@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
+using HardPair.Storage.Checkpoints;
 
 namespace HardPair.Cli.Commands;
 

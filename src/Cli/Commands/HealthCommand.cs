@@ -2,7 +2,7 @@ using System.Diagnostics;
 using Grpc.Core;
 using Grpc.Health.V1;
 using HardPair.Cli.Remote;
-using HardPair.Shared.CommandLine;
+using HardPair.CommandLine;
 
 namespace HardPair.Cli.Commands;
 

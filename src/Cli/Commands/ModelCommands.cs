@@ -1,8 +1,8 @@
 using System.Globalization;
 using Google.Protobuf;
 using HardPair.Cli.Remote;
+using HardPair.CommandLine;
 using HardPair.Protos.V1;
-using HardPair.Shared.CommandLine;
 
 namespace HardPair.Cli.Commands;
 

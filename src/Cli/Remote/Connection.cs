@@ -1,8 +1,8 @@
 using Grpc.Core;
 using Grpc.Core.Interceptors;
 using Grpc.Net.Client;
+using HardPair.CommandLine;
 using HardPair.Protos.V1;
-using HardPair.Shared.CommandLine;
 
 namespace HardPair.Cli.Remote;
 

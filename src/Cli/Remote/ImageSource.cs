@@ -1,7 +1,7 @@
 using Google.Protobuf;
+using HardPair.CommandLine;
 using HardPair.Protos.V1;
-using HardPair.Shared.CommandLine;
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 
 namespace HardPair.Cli.Remote;
 

@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using HardPair.InferenceService.Options;
 using Microsoft.Extensions.Options;
 
 namespace HardPair.InferenceService.Admission;

@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using HardPair.InferenceService.Models;
-using HardPair.InferenceService.Options;
 using Microsoft.Extensions.Options;
 
 namespace HardPair.InferenceService.Admission;

@@ -92,7 +92,7 @@ public sealed partial class InferenceBatcher : BackgroundService
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        var threadsEach = Math.Max(1, (Shared.Torch.TorchRuntime.Current?.Threads ?? Environment.ProcessorCount) / options.Executors);
+        var threadsEach = Math.Max(1, (ML.Torch.TorchRuntime.Current?.Threads ?? Environment.ProcessorCount) / options.Executors);
         var executors = Enumerable.Range(0, options.Executors).Select(i => StartExecutor(i, threadsEach)).ToArray();
         try
         {
@@ -270,7 +270,7 @@ public sealed partial class InferenceBatcher : BackgroundService
             }
         }
 
-        var probabilities = model.Network.forward(images.to(Shared.Torch.TorchRuntime.Device)).div(model.Description.Temperature).softmax(1).cpu().contiguous();
+        var probabilities = model.Network.forward(images.to(ML.Torch.TorchRuntime.Device)).div(model.Description.Temperature).softmax(1).cpu().contiguous();
         var classes = (int)probabilities.shape[1];
         ReadOnlySpan<float> flat = MemoryMarshal.Cast<byte, float>(probabilities.bytes);
         var answers = new float[size][];

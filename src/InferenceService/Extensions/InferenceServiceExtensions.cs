@@ -1,12 +1,13 @@
+using HardPair.Hosting;
+using HardPair.Hosting.Rpc;
 using HardPair.InferenceService.Admission;
 using HardPair.InferenceService.Batching;
 using HardPair.InferenceService.Health;
 using HardPair.InferenceService.Models;
 using HardPair.InferenceService.Options;
 using HardPair.InferenceService.Services;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Hosting;
-using HardPair.Shared.Rpc;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
 using Microsoft.Extensions.Options;
 using Polly;
 

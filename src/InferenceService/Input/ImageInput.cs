@@ -1,6 +1,6 @@
+using HardPair.Hosting.Rpc;
 using HardPair.Protos.V1;
-using HardPair.Shared.Data;
-using HardPair.Shared.Rpc;
+using HardPair.Storage.Data;
 
 namespace HardPair.InferenceService.Input;
 

@@ -1,7 +1,8 @@
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
-using HardPair.Shared.Evaluation;
-using HardPair.Shared.Torch;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Evaluation;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -18,7 +19,7 @@ public sealed class CandidateVerifier(TimeProvider time, CheckpointSigning signi
     public ServingModel Load(string folder, string version)
     {
         var device = TorchRuntime.Device;
-        var loaded = CheckpointReader.Load(folder, device, version, signing);
+        var loaded = CheckpointLoader.Load(folder, device, version, signing);
         try
         {
             var manifest = loaded.Manifest;

@@ -1,5 +1,5 @@
 using HardPair.InferenceService.Options;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using Microsoft.Extensions.Options;
 
 namespace HardPair.InferenceService.Models;

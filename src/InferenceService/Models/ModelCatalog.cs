@@ -1,4 +1,4 @@
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 
 namespace HardPair.InferenceService.Models;
 

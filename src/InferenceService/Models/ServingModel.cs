@@ -1,5 +1,5 @@
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 using static TorchSharp.torch;
 
 namespace HardPair.InferenceService.Models;

@@ -17,7 +17,7 @@ public sealed class SidecarOptions
     /// <summary>A file holding that token (a mounted secret); wins over <see cref="Token"/>.</summary>
     public string? TokenFile { get; set; }
 
-    public string ResolveToken() => Shared.Rpc.BearerTokenOptions.Resolve(Token, TokenFile);
+    public string ResolveToken() => HardPair.Storage.SecretValue.Resolve(Token, TokenFile);
 
     /// <summary>Per attempt.</summary>
     [Range(typeof(TimeSpan), "00:00:00.050", "00:05:00")]

@@ -1,9 +1,9 @@
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
+using HardPair.Hosting.Rpc;
 using HardPair.InferenceService.Models;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Rpc;
+using HardPair.Storage.Checkpoints;
 
 namespace HardPair.InferenceService.Services;
 

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Grpc.Core;
+using HardPair.Hosting.Rpc;
 using HardPair.InferenceService.Admission;
 using HardPair.InferenceService.Batching;
 using HardPair.InferenceService.Input;
@@ -7,7 +8,6 @@ using HardPair.InferenceService.Models;
 using HardPair.InferenceService.Options;
 using HardPair.InferenceService.Signals;
 using HardPair.Protos.V1;
-using HardPair.Shared.Rpc;
 using Microsoft.Extensions.Options;
 
 namespace HardPair.InferenceService.Services;

@@ -24,7 +24,7 @@ internal static class ModelInfoMapper
             EceAfter = manifest.Calibration?.EceAfter ?? 0,
             HardPairShare = manifest.Metrics.HardPairShare ?? 0,
             LoadedAt = Timestamp.FromDateTimeOffset(model.LoadedAt),
-            Device = Shared.Torch.TorchRuntime.Current?.Device ?? "",
+            Device = ML.Torch.TorchRuntime.Current?.Device ?? "",
         };
         info.RobustAccuracy.AddRange(manifest.Metrics.Robust.Select(r => new AttackAccuracy { Attack = r.Attack, Epsilon = r.Epsilon, Steps = r.Steps, Accuracy = r.Accuracy, Examples = r.Examples }));
         info.CleanExamples = manifest.Metrics.CleanExamples;
@@ -33,7 +33,7 @@ internal static class ModelInfoMapper
             info.Robust = new Protos.V1.RobustSummary { Attack = robust.Attack, Epsilon = robust.Epsilon, Accuracy = robust.Accuracy, Examples = robust.Examples, WorstCase = robust.WorstCase };
         }
 
-        info.HardPairs.AddRange(Shared.Checkpoints.ModelCard.HardestPairs(model.ClassNames, model.PairHardness).Take(10)
+        info.HardPairs.AddRange(Storage.Checkpoints.ModelCard.HardestPairs(model.ClassNames, model.PairHardness).Take(10)
             .Select(p => new ClassPair { First = p.First, Second = p.Second, Hardness = p.Hardness }));
         info.Training = new TrainingRecipe
         {
@@ -52,7 +52,7 @@ internal static class ModelInfoMapper
             info.Classes.Add(new ClassAccuracy { Name = c.Name, CleanAccuracy = c.CleanAccuracy, RobustAccuracy = c.RobustAccuracy, HardPartner = c.HardPartner });
         }
 
-        info.ThreatModel = Shared.Checkpoints.ModelCard.ThreatModel(manifest);
+        info.ThreatModel = Storage.Checkpoints.ModelCard.ThreatModel(manifest);
         return info;
     }
 }

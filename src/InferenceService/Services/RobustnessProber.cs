@@ -1,7 +1,7 @@
 using HardPair.InferenceService.Models;
 using HardPair.InferenceService.Options;
+using HardPair.ML.Attacks;
 using HardPair.Protos.V1;
-using HardPair.Shared.Attacks;
 using Microsoft.Extensions.Options;
 using TorchSharp;
 
@@ -51,7 +51,7 @@ public sealed class RobustnessProber(ModelHost host, IOptions<InferenceOptions> 
     {
         var shape = description.InputShape;
         using var scope = torch.NewDisposeScope();
-        var device = Shared.Torch.TorchRuntime.Device;
+        var device = ML.Torch.TorchRuntime.Device;
         var image = torch.tensor(pixels, [1, shape.Channels, shape.Height, shape.Width]).to(device);
         var target = torch.tensor(new long[] { label }).to(device);
         var attack = AttackCatalog.Create($"pgd{steps}", description.Epsilon, description.LogitScale, seed: 0);

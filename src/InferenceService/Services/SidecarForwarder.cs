@@ -1,8 +1,8 @@
 using Grpc.Core;
 using Grpc.Net.Client;
+using HardPair.Hosting;
 using HardPair.InferenceService.Options;
 using HardPair.Protos.V1;
-using HardPair.Shared.Hosting;
 using Microsoft.Extensions.Options;
 using Polly;
 using Polly.CircuitBreaker;

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace HardPair.Shared.CommandLine;
+namespace HardPair.CommandLine;
 
 /// <summary>
 /// Positional arguments and <c>--name value</c> / <c>--flag</c> options, with typed, range-checked

@@ -1,4 +1,4 @@
-namespace HardPair.Shared.CommandLine;
+namespace HardPair.CommandLine;
 
 /// <summary>The command line itself is wrong; the message is one line a person can act on.</summary>
 public sealed class UsageException(string message) : Exception(message);

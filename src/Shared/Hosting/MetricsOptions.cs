@@ -1,6 +1,6 @@
 using System.ComponentModel.DataAnnotations;
 
-namespace HardPair.Shared.Hosting;
+namespace HardPair.Hosting;
 
 /// <summary>Where a process exposes its metrics for Prometheus: an HTTP/1.1 server of its own, apart from the h2c gRPC ports.</summary>
 public sealed class MetricsOptions : IValidatableObject

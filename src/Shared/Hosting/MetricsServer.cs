@@ -8,7 +8,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 
-namespace HardPair.Shared.Hosting;
+namespace HardPair.Hosting;
 
 /// <summary>
 /// The Prometheus scrape endpoint: a Kestrel server of its own (plaintext HTTP/1.1 on

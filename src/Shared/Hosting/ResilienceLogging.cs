@@ -1,7 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Polly.Telemetry;
 
-namespace HardPair.Shared.Hosting;
+namespace HardPair.Hosting;
 
 /// <summary>
 /// What the Polly pipelines (the calls between the two processes) write to the log. Polly's own

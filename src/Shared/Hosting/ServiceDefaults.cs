@@ -1,4 +1,4 @@
-using HardPair.Shared.Rpc;
+using HardPair.Hosting.Rpc;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -11,7 +11,7 @@ using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 
-namespace HardPair.Shared.Hosting;
+namespace HardPair.Hosting;
 
 /// <summary>What both services set up the same way: validated options, metrics export, the bearer-token interceptor.</summary>
 public static class ServiceDefaults

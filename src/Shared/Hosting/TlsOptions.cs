@@ -3,7 +3,7 @@ using System.Net.Security;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 
-namespace HardPair.Shared.Hosting;
+namespace HardPair.Hosting;
 
 /// <summary>
 /// TLS for a host's gRPC ports, and for the calls it makes to its peer (inference ↔ sidecar).

@@ -1,8 +1,9 @@
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
-using HardPair.Shared.Hosting;
-using HardPair.Shared.Models;
-using HardPair.Shared.Rpc;
+using HardPair.Hosting;
+using HardPair.Hosting.Rpc;
+using HardPair.ML.Models;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Health;
 using HardPair.TrainerSidecar.Leadership;

@@ -1,8 +1,8 @@
 using System.Buffers.Binary;
 using System.IO.Hashing;
 using System.Text;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Data;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 
 namespace HardPair.TrainerSidecar.Feedback;
 

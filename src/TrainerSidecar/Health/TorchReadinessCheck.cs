@@ -1,4 +1,4 @@
-using HardPair.Shared.Torch;
+using HardPair.ML.Torch;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace HardPair.TrainerSidecar.Health;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Globalization;
-using HardPair.Shared.Training;
+using HardPair.ML.Training;
 
 namespace HardPair.TrainerSidecar.Offline;
 

@@ -1,9 +1,10 @@
 using System.Text.Json;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.CommandLine;
-using HardPair.Shared.Data;
-using HardPair.Shared.Evaluation;
-using HardPair.Shared.Torch;
+using HardPair.CommandLine;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Evaluation;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 
 namespace HardPair.TrainerSidecar.Offline;
 
@@ -28,7 +29,7 @@ internal static class EvaluateCommand
         line.RejectUnknown(0);
 
         var folder = ResolveCheckpoint(path);
-        using var checkpoint = CheckpointReader.Load(folder, TorchRuntime.Device);
+        using var checkpoint = CheckpointLoader.Load(folder, TorchRuntime.Device);
         var manifest = checkpoint.Manifest;
         var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
         var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataset, DatasetSplit.Train));

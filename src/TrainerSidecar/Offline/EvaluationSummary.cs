@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text.Json;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Evaluation;
+using HardPair.ML.Evaluation;
+using HardPair.Storage.Checkpoints;
 
 namespace HardPair.TrainerSidecar.Offline;
 
@@ -124,7 +124,7 @@ internal sealed record AttackSummary(string Name, double Epsilon, int Steps, dou
     public int Examples { get; init; }
 
     /// <summary>For a suite: each attack's points attacked and broken, and its time.</summary>
-    public IReadOnlyList<Shared.Attacks.SuiteStage>? Stages { get; init; }
+    public IReadOnlyList<ML.Attacks.SuiteStage>? Stages { get; init; }
 }
 
 internal sealed record CalibrationSummary(double Temperature, double EceBefore, double EceAfter, int Bins);

@@ -1,9 +1,9 @@
-using HardPair.Shared.Attacks;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.CommandLine;
-using HardPair.Shared.Data;
-using HardPair.Shared.Evaluation;
-using HardPair.Shared.Torch;
+using HardPair.CommandLine;
+using HardPair.ML.Attacks;
+using HardPair.ML.Evaluation;
+using HardPair.ML.Torch;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 
 namespace HardPair.TrainerSidecar.Offline;
 

@@ -1,13 +1,14 @@
 using System.Diagnostics;
 using System.Text.Json;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.CommandLine;
-using HardPair.Shared.Data;
-using HardPair.Shared.Evaluation;
-using HardPair.Shared.Models;
-using HardPair.Shared.Objectives;
-using HardPair.Shared.Torch;
-using HardPair.Shared.Training;
+using HardPair.CommandLine;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Evaluation;
+using HardPair.ML.Models;
+using HardPair.ML.Objectives;
+using HardPair.ML.Torch;
+using HardPair.ML.Training;
+using HardPair.Storage.Checkpoints;
+using HardPair.Storage.Data;
 using TorchSharp;
 
 namespace HardPair.TrainerSidecar.Offline;

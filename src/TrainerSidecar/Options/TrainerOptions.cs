@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
-using HardPair.Shared.Attacks;
-using HardPair.Shared.Objectives;
-using HardPair.Shared.Training;
+using HardPair.ML.Attacks;
+using HardPair.ML.Objectives;
+using HardPair.ML.Training;
 
 namespace HardPair.TrainerSidecar.Options;
 

@@ -1,9 +1,9 @@
 using Grpc.Core;
 using Grpc.Net.Client;
-using HardPair.Shared.Hosting;
+using HardPair.Hosting;
 using HardPair.Protos.V1;
-using Polly;
 using Microsoft.Extensions.Options;
+using Polly;
 using Polly.CircuitBreaker;
 using Polly.Registry;
 using Polly.Retry;

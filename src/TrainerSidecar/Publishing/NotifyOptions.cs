@@ -16,7 +16,7 @@ public sealed class NotifyOptions
     /// <summary>A file holding that token (a mounted secret); wins over <see cref="Token"/>.</summary>
     public string? TokenFile { get; set; }
 
-    public string ResolveToken() => Shared.Rpc.BearerTokenOptions.Resolve(Token, TokenFile);
+    public string ResolveToken() => HardPair.Storage.SecretValue.Resolve(Token, TokenFile);
 
     [Range(typeof(TimeSpan), "00:00:00.050", "00:10:00")]
     public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(5);

@@ -2,7 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Google.Protobuf.WellKnownTypes;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.TrainerSidecar.Options;
 using Microsoft.Extensions.Options;
 
@@ -431,7 +431,7 @@ public sealed partial class RunCoordinator
                 Finish(run, RunPhase.Published, $"published {landed.Version} before the restart");
                 store.DeleteSnapshots(run.RunId);
             }
-            else if (run.Phase == RunPhase.Training || Shared.Training.TrainingSnapshots.Latest(store.SnapshotFolder(run.RunId)) is not null)
+            else if (run.Phase == RunPhase.Training || ML.Training.TrainingSnapshots.Latest(store.SnapshotFolder(run.RunId)) is not null)
             {
                 run.Phase = RunPhase.Queued;
                 run.Resumes++;

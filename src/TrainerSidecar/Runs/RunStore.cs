@@ -1,7 +1,7 @@
 using System.Text;
 using Google.Protobuf;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 
 namespace HardPair.TrainerSidecar.Runs;
 

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
+using HardPair.ML.Training;
 using HardPair.Protos.V1;
-using HardPair.Shared.Training;
 
 namespace HardPair.TrainerSidecar.Runs;
 

@@ -1,8 +1,8 @@
 using Grpc.Core;
+using HardPair.Hosting.Rpc;
+using HardPair.ML.Objectives;
+using HardPair.ML.Torch;
 using HardPair.Protos.V1;
-using HardPair.Shared.Objectives;
-using HardPair.Shared.Rpc;
-using HardPair.Shared.Torch;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Runs;
 
@@ -13,7 +13,7 @@ namespace HardPair.TrainerSidecar.Services;
 /// replica that does not lead training, to <see cref="FollowerRuns"/>, which answers from the
 /// shared state folder and leaves new runs and cancellations there for the leader.
 /// </summary>
-public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns followers, FeedbackLog feedback, Shared.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership) : Trainer.TrainerBase
+public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns followers, FeedbackLog feedback, Storage.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership) : Trainer.TrainerBase
 {
     public const int MaxExamplesPerCall = 4096;
     private const int Classes = 10;

@@ -1,5 +1,5 @@
 using System.ComponentModel.DataAnnotations;
-using HardPair.Shared.Hosting;
+using HardPair.Hosting;
 
 namespace HardPair.Shared.Tests.Hosting;
 

@@ -1,4 +1,4 @@
-using HardPair.Shared.Data;
+using HardPair.Storage.Data;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Feedback;
 

@@ -1,6 +1,6 @@
 using Grpc.Core;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Extensions;
 using k8s.LeaderElection;

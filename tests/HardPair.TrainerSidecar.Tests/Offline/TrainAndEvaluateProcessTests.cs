@@ -1,6 +1,6 @@
 using System.Text.Json;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Training;
+using HardPair.ML.Training;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 
 namespace HardPair.TrainerSidecar.Tests.Offline;

@@ -1,4 +1,4 @@
-using HardPair.Shared.Attacks;
+using HardPair.ML.Attacks;
 using HardPair.TrainerSidecar.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;

@@ -71,7 +71,7 @@ public sealed class CheckpointNotifierTests
         };
         var registry = new ResiliencePipelineRegistry<string>();
         registry.TryAddBuilder(CheckpointNotifier.PipelineName, (builder, _) => CheckpointNotifier.ConfigurePipeline(builder, options));
-        return new CheckpointNotifier(Microsoft.Extensions.Options.Options.Create(options), Microsoft.Extensions.Options.Options.Create(new HardPair.Shared.Hosting.TlsOptions()), registry, Log);
+        return new CheckpointNotifier(Microsoft.Extensions.Options.Options.Create(options), Microsoft.Extensions.Options.Options.Create(new HardPair.Hosting.TlsOptions()), registry, Log);
     }
 
     private static Task<LoopbackHost> StartAdminAsync(ScriptedAdmin admin) => LoopbackHost.StartAsync(

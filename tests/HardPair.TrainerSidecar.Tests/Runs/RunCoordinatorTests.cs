@@ -1,5 +1,5 @@
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Options;
 using HardPair.TrainerSidecar.Runs;

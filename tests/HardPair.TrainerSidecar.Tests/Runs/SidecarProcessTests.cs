@@ -1,7 +1,8 @@
 using Google.Protobuf;
+using HardPair.ML.Checkpoints;
+using HardPair.ML.Models;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
-using HardPair.Shared.Models;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Runs;
@@ -77,8 +78,8 @@ public sealed class SidecarProcessTests : IDisposable
             await sidecar.KillAsync();
         }
 
-        using var log = new FeedbackLog(temp.Combine("state", "feedback"), new Shared.Data.ImageShape(1, 28, 28));
-        var stored = log.Read("feedback", Shared.Data.DatasetCatalog.FashionMnistClasses);
+        using var log = new FeedbackLog(temp.Combine("state", "feedback"), new Storage.Data.ImageShape(1, 28, 28));
+        var stored = log.Read("feedback", Storage.Data.DatasetCatalog.FashionMnistClasses);
         Assert.Equal(100, stored.Count);
         Assert.All(Enumerable.Range(0, 100), i =>
         {

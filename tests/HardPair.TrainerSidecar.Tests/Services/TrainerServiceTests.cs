@@ -3,13 +3,13 @@ using System.Diagnostics;
 using Google.Protobuf;
 using Google.Rpc;
 using Grpc.Core;
-using Microsoft.Extensions.DependencyInjection;
 using HardPair.Protos.V1;
-using HardPair.Shared.Checkpoints;
+using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using HardPair.TrainerSidecar.Extensions;
 using HardPair.TrainerSidecar.Publishing;
 using HardPair.TrainerSidecar.Runs;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace HardPair.TrainerSidecar.Tests.Services;
 

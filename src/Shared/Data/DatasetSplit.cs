@@ -1,8 +1,0 @@
-namespace HardPair.Shared.Data;
-
-/// <summary>Which of a dataset's published parts to read.</summary>
-public enum DatasetSplit
-{
-    Train,
-    Test,
-}

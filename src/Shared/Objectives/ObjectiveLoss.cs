@@ -1,6 +1,0 @@
-using static TorchSharp.torch;
-
-namespace HardPair.Shared.Objectives;
-
-/// <summary>A batch's loss to back-propagate, with its parts for reporting.</summary>
-public sealed record ObjectiveLoss(Tensor Total, Tensor Natural, Tensor? Robust);
