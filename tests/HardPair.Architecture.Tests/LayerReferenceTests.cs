@@ -49,7 +49,7 @@ public class LayerReferenceTests
     [Fact]
     public void Cli_AsBuilt_ShipsNeitherTorchSharpNorLibtorch()
     {
-        var deps = Path.Combine(RepositoryRoot(), "src", "Cli", "bin", Configuration(), "net10.0", "hardpair.deps.json");
+        var deps = Path.Combine(Repository.Root(), "src", "Cli", "bin", Configuration(), "net10.0", "hardpair.deps.json");
         Assert.True(File.Exists(deps), $"{deps} is missing: build the solution first");
 
         using var document = JsonDocument.Parse(File.ReadAllText(deps));
@@ -84,15 +84,4 @@ public class LayerReferenceTests
         [.. references.Select(r => r.Name!).Where(name => forbidden.Any(f => name == f || name.StartsWith(f + ".", StringComparison.Ordinal))).Order(StringComparer.Ordinal)];
 
     private static string Configuration() => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
-
-    private static string RepositoryRoot()
-    {
-        var directory = new DirectoryInfo(AppContext.BaseDirectory);
-        while (directory is not null && !File.Exists(Path.Combine(directory.FullName, "HardPair.Services.sln")))
-        {
-            directory = directory.Parent;
-        }
-
-        return directory?.FullName ?? throw new InvalidOperationException("the repository root (HardPair.Services.sln) is not above the test's folder");
-    }
 }
