@@ -1,9 +1,11 @@
 using System.Reflection;
 using System.Text.RegularExpressions;
+using HardPair.Testing;
 
 namespace HardPair.Architecture.Tests;
 
 /// <summary>docs/ARCHITECTURE.md names only types and members that exist, and projects that exist.</summary>
+[Trait(TestKind.Trait, TestKind.Unit)]
 public partial class ArchitectureDocTests
 {
     /// <summary>Diagram participants that are people or outside programs, not our types.</summary>
@@ -12,7 +14,7 @@ public partial class ArchitectureDocTests
     [Fact]
     public void ArchitectureDoc_EveryNamedTypeAndProject_Exists()
     {
-        var text = File.ReadAllText(Path.Combine(Repository.Root(), "docs", "ARCHITECTURE.md"));
+        var text = File.ReadAllText(Path.Combine(Repository.Root, "docs", "ARCHITECTURE.md"));
         var names = Names(text);
         Assert.True(names.Count > 40, $"only {names.Count} names found: the doc's conventions changed?");
 

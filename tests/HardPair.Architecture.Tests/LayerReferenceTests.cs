@@ -1,5 +1,6 @@
 using System.Reflection;
 using System.Text.Json;
+using HardPair.Testing;
 
 namespace HardPair.Architecture.Tests;
 
@@ -8,6 +9,7 @@ namespace HardPair.Architecture.Tests;
 /// records only the assemblies a project's code actually uses), and for the CLI on everything it
 /// ships.
 /// </summary>
+[Trait(TestKind.Trait, TestKind.Unit)]
 public class LayerReferenceTests
 {
     private static readonly string[] AspNetAndGrpcServer = ["Microsoft.AspNetCore", "Grpc.AspNetCore", "Grpc.Net.Client", "Grpc.Core.Api", "HardPair.Hosting", "HardPair.Contracts"];
@@ -49,7 +51,7 @@ public class LayerReferenceTests
     [Fact]
     public void Cli_AsBuilt_ShipsNeitherTorchSharpNorLibtorch()
     {
-        var deps = Path.Combine(Repository.Root(), "src", "Cli", "bin", Configuration(), "net10.0", "hardpair.deps.json");
+        var deps = Path.Combine(Repository.Root, "src", "Cli", "bin", Configuration(), "net10.0", "hardpair.deps.json");
         Assert.True(File.Exists(deps), $"{deps} is missing: build the solution first");
 
         using var document = JsonDocument.Parse(File.ReadAllText(deps));

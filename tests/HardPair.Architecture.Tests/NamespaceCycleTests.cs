@@ -1,6 +1,7 @@
 using System.Reflection;
 using ArchUnitNET.Loader;
 using ArchUnitNET.xUnit;
+using HardPair.Testing;
 using static ArchUnitNET.Fluent.Slices.SliceRuleDefinition;
 
 namespace HardPair.Architecture.Tests;
@@ -9,6 +10,7 @@ namespace HardPair.Architecture.Tests;
 /// No cycle between the folders (namespaces) of any project. Cycles between projects cannot
 /// exist: MSBuild refuses a project-reference cycle at build time.
 /// </summary>
+[Trait(TestKind.Trait, TestKind.Unit)]
 public class NamespaceCycleTests
 {
     private static readonly ArchUnitNET.Domain.Architecture Product =

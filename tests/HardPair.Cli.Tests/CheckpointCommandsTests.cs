@@ -6,6 +6,7 @@ using HardPair.Testing;
 namespace HardPair.Cli.Tests;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class CheckpointCommandsTests : IDisposable
 {
     private readonly TempDirectory store = new();

@@ -1,5 +1,8 @@
+using HardPair.Testing;
+
 namespace HardPair.Cli.Tests;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class CommandHelpTests
 {
     [Theory]

@@ -1,8 +1,10 @@
 using HardPair.Cli.Commands;
 using HardPair.Protos.V1;
+using HardPair.Testing;
 
 namespace HardPair.Cli.Tests;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class StatusLinesTests
 {
     [Fact]

@@ -1,9 +1,11 @@
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
+using HardPair.Testing;
 using Json.Schema;
 
 namespace HardPair.Deployment.Tests;
 
+[Trait(TestKind.Trait, TestKind.Process)]
 public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
 {
     public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml", "tls.yaml", "rate-limit.yaml"];

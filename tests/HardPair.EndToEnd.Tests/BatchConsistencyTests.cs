@@ -8,6 +8,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary>The one-version promise of ClassifyBatch, against a real service process whose serving version flips under load.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class BatchConsistencyTests
 {
     private const int Swaps = 24;

@@ -4,6 +4,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary>The <c>hardpair</c> CLI as a real process against the real stack.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class CliTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromMinutes(4);

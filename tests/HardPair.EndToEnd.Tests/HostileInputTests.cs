@@ -12,6 +12,7 @@ namespace HardPair.EndToEnd.Tests;
 /// thousands of broken requests over every Classify field, raw frames and the admin RPCs.
 /// </summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class HostileInputTests
 {
     private const int Seed = 20261125;

@@ -7,6 +7,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary>The admin API's retries towards the sidecar, through a link that delivers the sidecar's answers too late.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class IdempotencyTests
 {
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(1);

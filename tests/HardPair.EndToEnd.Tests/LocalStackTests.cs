@@ -9,6 +9,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary><c>scripts/run-local.sh</c> itself — the README's first command — on ports and folders of the test's own.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class LocalStackTests
 {
     private static readonly TimeSpan Startup = TimeSpan.FromMinutes(5);

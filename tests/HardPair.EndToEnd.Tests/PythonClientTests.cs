@@ -8,6 +8,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary>A non-.NET client: Python stubs generated from protos/ with Debian's grpc tools, calling the real service.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class PythonClientTests
 {
     private const string Python = "/usr/bin/python3";

@@ -9,6 +9,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary>The services as separate processes, as operators run them.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class StackTests
 {
     private static readonly TimeSpan RunTimeout = TimeSpan.FromMinutes(4);

@@ -7,6 +7,7 @@ namespace HardPair.EndToEnd.Tests;
 
 /// <summary>Both services on https with mutual TLS (a self-signed CA made for the test), as real processes.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.EndToEnd)]
 public sealed class TransportSecurityTests
 {
     private static readonly TimeSpan Call = TimeSpan.FromSeconds(20);

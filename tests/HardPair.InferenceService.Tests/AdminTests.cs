@@ -11,6 +11,7 @@ namespace HardPair.InferenceService.Tests;
 
 /// <summary>Hot swaps under load, refused candidates, the admin API's token and its forwarding to a missing sidecar.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
     private readonly TempDirectory store = new();

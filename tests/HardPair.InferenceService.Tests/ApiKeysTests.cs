@@ -6,6 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace HardPair.InferenceService.Tests;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ApiKeysTests : IDisposable
 {
     private readonly TempDirectory folder = new();

@@ -13,6 +13,7 @@ namespace HardPair.InferenceService.Tests;
 
 /// <summary>Classify on real Kestrel with a real trained checkpoint: answers, signals, bad input, batching, deadlines.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class ClassifierTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
     private readonly TempDirectory store = new();

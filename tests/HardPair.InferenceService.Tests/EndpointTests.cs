@@ -9,6 +9,7 @@ namespace HardPair.InferenceService.Tests;
 
 /// <summary>The service's other doors: the Prometheus scrape endpoint and the admin API on a port of its own.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Process)]
 public sealed class EndpointTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
     private readonly TempDirectory store = new();

@@ -19,6 +19,7 @@ namespace HardPair.InferenceService.Tests;
 /// timing.
 /// </summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class InferenceBatcherTests
 {
     private static readonly ImageShape Shape = new(1, 28, 28);

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Options;
 namespace HardPair.InferenceService.Tests;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class InferenceHostTests : IDisposable
 {
     private readonly TempDirectory store = new();

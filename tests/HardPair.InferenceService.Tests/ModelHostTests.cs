@@ -6,6 +6,7 @@ using HardPair.Testing;
 namespace HardPair.InferenceService.Tests;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ModelHostTests
 {
     [Fact]

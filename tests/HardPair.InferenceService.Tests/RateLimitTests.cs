@@ -11,6 +11,7 @@ namespace HardPair.InferenceService.Tests;
 
 /// <summary>Per-client rate limiting of classification: off by default; clients told apart by API key, or by their real source address when asked.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
     private readonly TempDirectory store = new();

@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace HardPair.InferenceService.Tests;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class RobustnessProberTests
 {
     [Fact]

@@ -13,6 +13,7 @@ namespace HardPair.InferenceService.Tests;
 /// once the sidecar answers; classification is never touched.
 /// </summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class SidecarResilienceTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
     private readonly TempDirectory store = new();

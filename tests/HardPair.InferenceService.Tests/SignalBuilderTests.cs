@@ -1,8 +1,10 @@
 using HardPair.InferenceService.Signals;
+using HardPair.Testing;
 
 namespace HardPair.InferenceService.Tests;
 
 /// <summary>The ranking behind label, top-k and the hard pair: by probability, ties by class index.</summary>
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class SignalBuilderTests
 {
     [Fact]

@@ -1,9 +1,11 @@
 using HardPair.InferenceService.Admission;
+using HardPair.Testing;
 using Microsoft.Extensions.Time.Testing;
 
 namespace HardPair.InferenceService.Tests;
 
 /// <summary>The rate limit's buckets on a fake clock: refills, pushbacks and forgetting, without waiting.</summary>
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class TokenBucketsTests
 {
     private readonly FakeTimeProvider time = new(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.Zero));

@@ -13,6 +13,7 @@ namespace HardPair.InferenceService.Tests;
 
 /// <summary>Distributed tracing on real Kestrel: a caller's trace continues in the service, and the batch that answered it links back.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class TracingTests(TrainedCheckpointFixture checkpoint) : IClassFixture<TrainedCheckpointFixture>, IDisposable
 {
     private readonly TempDirectory store = new();

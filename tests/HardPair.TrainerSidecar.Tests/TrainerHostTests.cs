@@ -6,6 +6,7 @@ using HardPair.TrainerSidecar.Extensions;
 namespace HardPair.TrainerSidecar.Tests;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class TrainerHostTests : IDisposable
 {
     private readonly TempDirectory store = new();

@@ -1,8 +1,10 @@
 using System.ComponentModel.DataAnnotations;
 using HardPair.Hosting;
+using HardPair.Testing;
 
 namespace HardPair.Shared.Tests.Hosting;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class MetricsOptionsTests
 {
     [Theory]

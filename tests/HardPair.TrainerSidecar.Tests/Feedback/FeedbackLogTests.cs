@@ -4,6 +4,7 @@ using HardPair.TrainerSidecar.Feedback;
 
 namespace HardPair.TrainerSidecar.Tests.Feedback;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class FeedbackLogTests : IDisposable
 {
     private static readonly ImageShape Shape = new(1, 28, 28);

@@ -16,6 +16,7 @@ namespace HardPair.TrainerSidecar.Tests.Leadership;
 /// while everything of ours they exercise (runs, feedback, the takeover) is awaited as an event.
 /// </summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class LeaderElectionTests : IDisposable
 {
     private readonly TempDirectory temp = new();

@@ -5,6 +5,7 @@ using HardPair.TrainerSidecar.Offline;
 namespace HardPair.TrainerSidecar.Tests.Offline;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class OfflineCommandTests
 {
     public static TheoryData<string[], string> BadCommandLines() => new()

@@ -7,6 +7,7 @@ namespace HardPair.TrainerSidecar.Tests.Offline;
 
 /// <summary>The sidecar executable run for real as <c>train</c> and then <c>evaluate</c>, as an ML engineer would.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Process)]
 public sealed class TrainAndEvaluateProcessTests
 {
     private const string Executable = "HardPair.TrainerSidecar";

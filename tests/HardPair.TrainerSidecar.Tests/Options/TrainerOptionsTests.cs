@@ -1,10 +1,12 @@
 using HardPair.ML.Attacks;
+using HardPair.Testing;
 using HardPair.TrainerSidecar.Options;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
 namespace HardPair.TrainerSidecar.Tests.Options;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class TrainerOptionsTests
 {
     [Fact]

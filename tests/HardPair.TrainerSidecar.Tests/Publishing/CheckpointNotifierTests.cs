@@ -12,6 +12,7 @@ using Polly.Registry;
 namespace HardPair.TrainerSidecar.Tests.Publishing;
 
 /// <summary>The notify pipeline against a real gRPC server that fails at first, and one that never answers.</summary>
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class CheckpointNotifierTests
 {
     [Fact]

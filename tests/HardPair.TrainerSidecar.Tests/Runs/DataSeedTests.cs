@@ -1,8 +1,10 @@
 using HardPair.Protos.V1;
+using HardPair.Testing;
 using HardPair.TrainerSidecar.Runs;
 
 namespace HardPair.TrainerSidecar.Tests.Runs;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class DataSeedTests
 {
     [Fact]

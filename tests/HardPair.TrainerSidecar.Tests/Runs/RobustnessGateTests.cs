@@ -1,8 +1,10 @@
+using HardPair.Testing;
 using HardPair.TrainerSidecar.Gate;
 using HardPair.TrainerSidecar.Options;
 
 namespace HardPair.TrainerSidecar.Tests.Runs;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class RobustnessGateTests
 {
     private static readonly GateOptions Options = new() { MaxRobustDrop = 0.02, MinCleanAccuracy = 0.6 };

@@ -7,6 +7,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace HardPair.TrainerSidecar.Tests.Runs;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class RunCoordinatorTests : IDisposable
 {
     private readonly TempDirectory temp = new();

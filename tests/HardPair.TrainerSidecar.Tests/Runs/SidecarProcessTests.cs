@@ -13,6 +13,7 @@ namespace HardPair.TrainerSidecar.Tests.Runs;
 
 /// <summary>The sidecar as a real process, real files, real kills.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Process)]
 public sealed class SidecarProcessTests : IDisposable
 {
     private static readonly TimeSpan Startup = TimeSpan.FromMinutes(1);

@@ -15,6 +15,7 @@ namespace HardPair.TrainerSidecar.Tests.Services;
 
 /// <summary>The control API on real Kestrel, in process: authentication and input validation.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Server)]
 public sealed class TrainerServiceTests : IDisposable
 {
     private readonly TempDirectory temp = new();

@@ -4,6 +4,7 @@ using HardPair.Testing;
 namespace HardPair.Shared.Tests.ML.Attacks;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class AttackCatalogTests
 {
     [Theory]

@@ -8,6 +8,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Tests.ML.Attacks;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Training)]
 public sealed class AttackTests(StandardModelFixture fixture) : IClassFixture<StandardModelFixture>
 {
     private const double Epsilon = 0.1;

@@ -7,6 +7,7 @@ namespace HardPair.Shared.Tests.ML.Data;
 
 /// <summary>The device-resident batches (used on accelerators) equal the host-assembled ones, bit for bit.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class DeviceResidentDatasetTests
 {
     [Fact]

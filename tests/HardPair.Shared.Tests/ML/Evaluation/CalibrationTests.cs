@@ -6,6 +6,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Tests.ML.Evaluation;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class CalibrationTests
 {
     [Fact]

@@ -38,6 +38,7 @@ public sealed class BriefModelFixture : IDisposable
 }
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ModelEvaluatorTests(BriefModelFixture fixture) : IClassFixture<BriefModelFixture>
 {
     private EvaluationReport Report => fixture.Report;

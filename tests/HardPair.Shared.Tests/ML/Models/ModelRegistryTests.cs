@@ -6,6 +6,7 @@ using TorchSharp;
 namespace HardPair.Shared.Tests.ML.Models;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ModelRegistryTests
 {
     public static TheoryData<string, ClassifierHeadKind> Architectures()

@@ -12,6 +12,7 @@ namespace HardPair.Shared.Tests.ML.Objectives;
 /// own cosine head (tests/reference/objectives_reference.py, float64).
 /// </summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ObjectiveReferenceTests
 {
     private const double Tolerance = 1e-9;

@@ -5,6 +5,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Tests.ML.Objectives;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class PartnerTrackerTests
 {
     [Fact]

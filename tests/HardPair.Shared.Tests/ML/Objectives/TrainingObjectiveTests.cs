@@ -8,6 +8,7 @@ using TorchSharp;
 namespace HardPair.Shared.Tests.ML.Objectives;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class TrainingObjectiveTests
 {
     public static TheoryData<string> Names() => [.. TrainingObjectives.Names];

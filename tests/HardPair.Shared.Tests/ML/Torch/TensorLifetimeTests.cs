@@ -7,6 +7,7 @@ using TorchSharp;
 namespace HardPair.Shared.Tests.ML.Torch;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class TensorLifetimeTests
 {
     [Fact]

@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Tests.ML.Training;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class FlatSgdTests
 {
     private const double LearningRate = 0.05;

@@ -10,6 +10,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Tests.ML.Training;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ScheduleAndAverageTests
 {
     [Theory]

@@ -11,6 +11,7 @@ using static TorchSharp.torch;
 namespace HardPair.Shared.Tests.ML.Training;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Training)]
 public sealed class SpatTrainingTests
 {
     private const int Examples = 12_000;

@@ -4,6 +4,7 @@ using Xunit;
 
 namespace HardPair.Shared.Tests.ML.Training;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class TrainingHistoryTests
 {
     [Fact]

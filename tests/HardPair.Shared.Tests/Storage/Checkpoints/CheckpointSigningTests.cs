@@ -9,6 +9,7 @@ using HardPair.Testing;
 namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class CheckpointSigningTests : IDisposable
 {
     private const string Key = "trainer-and-inference-share-this-key-0123456789";

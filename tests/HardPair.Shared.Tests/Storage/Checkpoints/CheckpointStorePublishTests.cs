@@ -7,6 +7,7 @@ using HardPair.Testing;
 namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Process)]
 public sealed class CheckpointStorePublishTests : IDisposable
 {
     private readonly TempDirectory temp = new();

@@ -10,6 +10,7 @@ using TorchSharp;
 namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Process)]
 public sealed class CheckpointVerificationTests : IDisposable
 {
     private readonly TempDirectory temp = new();

@@ -6,6 +6,7 @@ namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
 /// <summary>Schema 2 changed what robust accuracy means; schema-1 stores (the shipped bootstrap checkpoint) are still read, and say what their number is.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ManifestSchemaTests
 {
     private static string Bootstrap => Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single();

@@ -3,6 +3,7 @@ using HardPair.Testing;
 
 namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ModelCardTests
 {
     [Fact]

@@ -8,6 +8,7 @@ namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
 /// <summary>The operator's pin as the store keeps it, and what <see cref="CheckpointStore.Serving"/> makes of it.</summary>
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class StorePinTests : IDisposable
 {
     private readonly TempDirectory temp = new();

@@ -6,6 +6,7 @@ using HardPair.Testing;
 namespace HardPair.Shared.Tests.Storage.Data;
 
 [Collection(TorchCollection.Name)]
+[Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class FashionMnistTests
 {
     private static readonly string Folder = DatasetCatalog.DefaultFolder(DatasetCatalog.FashionMnist);

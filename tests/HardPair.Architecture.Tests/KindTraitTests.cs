@@ -1,0 +1,67 @@
+using HardPair.Testing;
+using Mono.Cecil;
+
+namespace HardPair.Architecture.Tests;
+
+/// <summary>
+/// Every test class names its kind (<see cref="TestKind"/>), so <c>dotnet test --filter Kind=Unit</c>
+/// runs exactly the unit tests. Read from the built test assemblies' metadata.
+/// </summary>
+[Trait(TestKind.Trait, TestKind.Unit)]
+public class KindTraitTests
+{
+    private const string Fixtures = "HardPair.Architecture.Tests.Fixtures";
+
+    public static TheoryData<string> TestProjects =>
+        [.. Directory.GetDirectories(Path.Combine(Repository.Root, "tests"), "HardPair.*.Tests").Select(Path.GetFileName).OfType<string>().Order(StringComparer.Ordinal)];
+
+    [Theory]
+    [MemberData(nameof(TestProjects))]
+    public void TestClasses_OfEachProject_HaveExactlyOneKnownKind(string project)
+    {
+        var assembly = Path.Combine(Repository.Root, "tests", project, "bin", Configuration(), "net10.0", project + ".dll");
+        Assert.True(File.Exists(assembly), $"{assembly} is missing: build the solution first");
+
+        var (classes, wrong) = Check(assembly);
+
+        Assert.NotEmpty(classes);
+        Assert.True(wrong.Count == 0, $"test classes without exactly one Kind trait of {string.Join('/', TestKind.All)}: {string.Join(", ", wrong)}");
+    }
+
+    [Fact]
+    public void KindRule_OnATestClassWithoutAKind_Fails()
+    {
+        var (_, wrong) = Check(typeof(KindTraitTests).Assembly.Location, includeFixtures: true);
+
+        Assert.Contains($"{Fixtures}.UnlabelledTests", wrong);
+        Assert.DoesNotContain(typeof(KindTraitTests).FullName, wrong);
+    }
+
+    /// <summary>The test classes (types declaring a [Fact] or [Theory]) and those without exactly one known kind.</summary>
+    private static (List<string> Classes, List<string> Wrong) Check(string assemblyPath, bool includeFixtures = false)
+    {
+        using var module = ModuleDefinition.ReadModule(assemblyPath);
+        var classes = module.GetTypes()
+            .Where(t => t.Methods.Any(m => m.CustomAttributes.Any(a => a.AttributeType.FullName is "Xunit.FactAttribute" or "Xunit.TheoryAttribute")))
+            .Where(t => includeFixtures || !t.FullName.StartsWith(Fixtures, StringComparison.Ordinal))
+            .ToList();
+        var wrong = classes.Where(t => Kinds(t) is not [var kind] || !TestKind.All.Contains(kind)).Select(t => t.FullName).ToList();
+        return ([.. classes.Select(t => t.FullName)], wrong);
+    }
+
+    /// <summary>The Kind traits on the class and the classes it derives from within the module.</summary>
+    private static List<string> Kinds(TypeDefinition type)
+    {
+        var kinds = new List<string>();
+        for (var t = type; t is not null; t = t.BaseType?.Resolve() is { } b && b.Module == type.Module ? b : null)
+        {
+            kinds.AddRange(t.CustomAttributes
+                .Where(a => a.AttributeType.FullName == "Xunit.TraitAttribute" && a.ConstructorArguments.Count == 2 && (string)a.ConstructorArguments[0].Value == TestKind.Trait)
+                .Select(a => (string)a.ConstructorArguments[1].Value));
+        }
+
+        return kinds;
+    }
+
+    private static string Configuration() => new DirectoryInfo(AppContext.BaseDirectory).Parent!.Name;
+}
