@@ -10,6 +10,25 @@ public enum ModelState
 }
 
 /// <summary>A version the service knows of: its manifest (when readable), state and why it was refused.</summary>
+/// <summary>How an <see cref="ModelCatalog.ActivateAsync"/> ended.</summary>
+public enum ActivationOutcome
+{
+    /// <summary>The version serves (and is pinned or unpinned as asked).</summary>
+    Serving,
+
+    /// <summary>The store holds no such version.</summary>
+    NotFound,
+
+    /// <summary>The version failed verification or loading; the previous one still serves.</summary>
+    Refused,
+
+    /// <summary>The store could not record or remove the pin.</summary>
+    StoreFailed,
+}
+
+/// <summary>The outcome of an activation and what to tell the operator.</summary>
+public sealed record Activation(ActivationOutcome Outcome, string Detail);
+
 public sealed record KnownModel(string Version, CheckpointManifest? Manifest, ModelState State, string? Reason, DateTimeOffset? RefusedAt);
 
 /// <summary>
@@ -118,7 +137,7 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
     }
 
     /// <summary>Verifies and serves <paramref name="version"/>; with <paramref name="pin"/> it stays until unpinned. Empty version: unpin and follow the newest.</summary>
-    public async Task<(bool Activated, string Detail)> ActivateAsync(string version, bool pin, CancellationToken cancellationToken)
+    public async Task<Activation> ActivateAsync(string version, bool pin, CancellationToken cancellationToken)
     {
         if (version.Length == 0)
         {
@@ -128,11 +147,11 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                return (false, $"the pin could not be removed from the store: {ex.Message}");
+                return new(ActivationOutcome.StoreFailed, $"the pin could not be removed from the store: {ex.Message}");
             }
 
             await RefreshAsync(cancellationToken);
-            return (true, $"following the newest checkpoint; serving {host.Current?.Version ?? "nothing"}");
+            return new(ActivationOutcome.Serving, $"following the newest checkpoint; serving {host.Current?.Version ?? "nothing"}");
         }
 
         await gate.WaitAsync(cancellationToken);
@@ -141,19 +160,19 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             var entry = Scan().FirstOrDefault(e => e.Version == version);
             if (entry is null)
             {
-                return (false, $"no checkpoint '{version}' in the store");
+                return new(ActivationOutcome.NotFound, $"no checkpoint '{version}' in the store");
             }
 
             if (!entry.IsValid)
             {
-                return (false, $"refused: {entry.Fault}");
+                return new(ActivationOutcome.Refused, $"refused: {entry.Fault}");
             }
 
             // An explicit activation retries a version refused before (the operator may have
             // fixed it); its refusal stays listed until the retry succeeds.
             if (host.Current?.Version != version && !TryActivate(entry, explicitly: true))
             {
-                return (false, $"refused: {RefusalOf(version)?.Reason}");
+                return new(ActivationOutcome.Refused, $"refused: {RefusalOf(version)?.Reason}");
             }
 
             // Recorded in the store after the swap: a pin is only ever to a version that served.
@@ -170,11 +189,11 @@ public sealed partial class ModelCatalog(CheckpointStore store, ModelHost host, 
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or CheckpointException)
             {
-                return (false, $"serving {version}, but the pin could not be {(pin ? "recorded" : "removed")} in the store ({ex.Message}); the next refresh may swap again");
+                return new(ActivationOutcome.StoreFailed, $"serving {version}, but the pin could not be {(pin ? "recorded" : "removed")} in the store ({ex.Message}); the next refresh may swap again");
             }
 
             PinnedVersion = pin ? version : null;
-            return (true, pin ? $"serving {version}, pinned" : $"serving {version}");
+            return new(ActivationOutcome.Serving, pin ? $"serving {version}, pinned" : $"serving {version}");
         }
         finally
         {

@@ -62,15 +62,13 @@ public sealed class AdminService(ModelCatalog catalog, ModelHost host, SidecarFo
 
     public override async Task<ActivateModelResponse> ActivateModel(ActivateModelRequest request, ServerCallContext context)
     {
-        var (activated, detail) = await catalog.ActivateAsync(request.Version, request.Pin, context.CancellationToken);
-        if (!activated)
+        var activation = await catalog.ActivateAsync(request.Version, request.Pin, context.CancellationToken);
+        return activation.Outcome switch
         {
-            throw detail.StartsWith("no checkpoint", StringComparison.Ordinal)
-                ? RequestViolations.NotFound(detail)
-                : new RpcException(new Status(StatusCode.FailedPrecondition, $"{detail}; still serving {host.Current?.Version ?? "nothing"}"));
-        }
-
-        return new ActivateModelResponse { ServingVersion = host.Current?.Version ?? "", Detail = detail };
+            ActivationOutcome.Serving => new ActivateModelResponse { ServingVersion = host.Current?.Version ?? "", Detail = activation.Detail },
+            ActivationOutcome.NotFound => throw RequestViolations.NotFound(activation.Detail),
+            _ => throw new RpcException(new Status(StatusCode.FailedPrecondition, $"{activation.Detail}; still serving {host.Current?.Version ?? "nothing"}")),
+        };
     }
 
     public override Task<Run> TriggerRetraining(StartRunRequest request, ServerCallContext context) =>

@@ -43,7 +43,7 @@ public static class TrainerServiceExtensions
         services.AddSingleton(sp => new RunStore(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath));
         services.AddSingleton(sp => new FeedbackLog(
             Path.Combine(sp.GetRequiredService<IOptions<TrainerOptions>>().Value.StatePath, "feedback"),
-            ModelRegistry.Get(SmallCnn.ArchitectureName).InputShape,
+            DatasetCatalog.Shape(sp.GetRequiredService<IOptions<DataOptions>>().Value.Dataset),
             // Replicas share the state folder: each sidecar appends to a file of its own.
             sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value is { Enabled: true } election ? election.ResolveIdentity() : null));
         services.AddSingleton<RunCoordinator>();

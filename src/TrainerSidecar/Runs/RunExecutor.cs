@@ -296,6 +296,30 @@ public sealed partial class RunExecutor(
         return new GateMeasurement(clean.Accuracy, robust.Accuracy);
     }
 
+    /// <summary>A fresh network of the checkpoint's architecture and classes holding a copy of its weights (buffers included), on the CPU: the bytes already verified, not read or hashed again.</summary>
+    private static nn.Module<Tensor, Tensor> CopyOf(LoadedCheckpoint serving, ClassifierHeadKind head)
+    {
+        byte[] weights;
+        using (var buffer = new MemoryStream())
+        {
+            serving.Model.save(buffer);
+            weights = buffer.ToArray();
+        }
+
+        var copy = ModelRegistry.Create(serving.Manifest.Architecture, serving.Manifest.ClassNames.Length, head);
+        try
+        {
+            using var stream = new MemoryStream(weights, writable: false);
+            copy.load(stream, strict: true);
+            return copy;
+        }
+        catch
+        {
+            copy.Dispose();
+            throw;
+        }
+    }
+
     private static bool Finite(nn.Module<Tensor, Tensor> model)
     {
         using var scope = torch.NewDisposeScope();

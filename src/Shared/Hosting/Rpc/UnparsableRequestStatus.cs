@@ -13,6 +13,13 @@ namespace HardPair.Hosting.Rpc;
 /// message that does not parse into INTERNAL (what the gRPC status-code spec prescribes for an
 /// unparsable request) instead of the UNKNOWN "exception was thrown by handler" grpc-dotnet reports:
 /// requests are deserialised before any interceptor runs, so nothing later can translate it.
+/// Why a method provider: an interceptor sees only parsed messages, and the code Grpc.Tools
+/// generates has no hook for its marshallers; <see cref="IServiceMethodProvider{TService}"/> is
+/// grpc-dotnet's public extension point for how a service's methods are bound. What is done by
+/// reflection below is only what grpc-dotnet's own (internal) binder provider does — find the
+/// generated <c>BindService</c> through <see cref="BindServiceMethodAttribute"/> and each
+/// override — so the endpoints, their metadata and authorization are the same as without it
+/// (the services' tests run through it).
 /// </summary>
 public static class UnparsableRequestStatus
 {

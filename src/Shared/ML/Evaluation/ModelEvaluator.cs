@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using HardPair.ML.Attacks;
 using HardPair.ML.Data;
 using HardPair.Storage.Data;
@@ -28,7 +29,11 @@ public static class ModelEvaluator
             throw new ArgumentException($"unknown attack '{unknown}'", nameof(plan));
         }
 
-        var clean = RobustnessEvaluator.Run(model, plan.Test, null, plan.BatchSize, device, cancellationToken);
+        // One forward pass over the test set: clean accuracy, its confusion, and calibration below.
+        using var scope = torch.NewDisposeScope();
+        var clock = Stopwatch.StartNew();
+        var (testLogits, testLabels) = Logits(model, plan.Test, plan.BatchSize, device);
+        var clean = RobustnessEvaluator.Clean(testLogits, testLabels, plan.Test.ClassNames.Count, clock.Elapsed.TotalSeconds);
         progress?.Report(Describe(clean));
 
         var attacked = plan.RobustExamples is { } count && count < plan.Test.Count ? plan.Test.Take(count) : plan.Test;
@@ -54,15 +59,10 @@ public static class ModelEvaluator
 
         var source = EvaluationReport.HeadlineOf(robust) ?? clean;
 
-        double temperature, eceBefore, eceAfter;
-        using (torch.NewDisposeScope())
-        {
-            var (validationLogits, validationLabels) = Logits(model, plan.Validation, plan.BatchSize, device);
-            var (testLogits, testLabels) = Logits(model, plan.Test, plan.BatchSize, device);
-            temperature = TemperatureScaling.Fit(validationLogits, validationLabels);
-            eceBefore = CalibrationError.Expected(testLogits, testLabels, 1 / plan.LogitScale);
-            eceAfter = CalibrationError.Expected(testLogits, testLabels, temperature);
-        }
+        var (validationLogits, validationLabels) = Logits(model, plan.Validation, plan.BatchSize, device);
+        var temperature = TemperatureScaling.Fit(validationLogits, validationLabels);
+        var eceBefore = CalibrationError.Expected(testLogits, testLabels, 1 / plan.LogitScale);
+        var eceAfter = CalibrationError.Expected(testLogits, testLabels, temperature);
 
         progress?.Report(FormattableString.Invariant($"calibration: T = {temperature:0.####}, ECE {eceBefore:P2} → {eceAfter:P2}"));
         return new EvaluationReport

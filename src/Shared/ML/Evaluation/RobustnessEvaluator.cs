@@ -39,7 +39,32 @@ public static class RobustnessEvaluator
             }
         }
 
-        var correct = Enumerable.Range(0, classes).Sum(i => confusion[i][i]);
+        return Scored(attack, confusion, clock.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// Clean accuracy and confusion from logits already computed (<c>[N, C]</c>, with their labels),
+    /// so that one forward pass over the test set serves both this and calibration.
+    /// </summary>
+    public static AttackResult Clean(Tensor logits, Tensor labels, int classes, double seconds)
+    {
+        ArgumentNullException.ThrowIfNull(logits);
+        ArgumentNullException.ThrowIfNull(labels);
+        using var scope = torch.NewDisposeScope();
+        var predicted = logits.argmax(1).cpu().data<long>().ToArray();
+        var truth = labels.cpu().data<long>().ToArray();
+        var confusion = Enumerable.Range(0, classes).Select(_ => new long[classes]).ToArray();
+        for (var i = 0; i < truth.Length; i++)
+        {
+            confusion[truth[i]][predicted[i]]++;
+        }
+
+        return Scored(null, confusion, seconds);
+    }
+
+    private static AttackResult Scored(IAttack? attack, long[][] confusion, double seconds)
+    {
+        var correct = Enumerable.Range(0, confusion.Length).Sum(i => confusion[i][i]);
         var total = confusion.Sum(row => row.Sum());
         return new AttackResult(
             attack?.Name ?? AttackCatalog.Clean,
@@ -49,7 +74,7 @@ public static class RobustnessEvaluator
             total == 0 ? 0 : (double)correct / total,
             confusion)
         {
-            Seconds = clock.Elapsed.TotalSeconds,
+            Seconds = seconds,
             Stages = (attack as AttackSuite)?.Stages,
         };
     }

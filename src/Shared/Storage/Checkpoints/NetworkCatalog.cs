@@ -30,6 +30,11 @@ public static class NetworkCatalog
         return spec is not null;
     }
 
+    /// <summary>The architecture made for images of <paramref name="shape"/>; throws when none is.</summary>
+    public static NetworkSpec For(ImageShape shape) =>
+        Architectures.FirstOrDefault(a => a.InputShape == shape)
+        ?? throw new ArgumentException($"no architecture takes {shape} images (known: {string.Join(", ", Architectures.Select(a => $"{a.Name} {a.InputShape}"))})", nameof(shape));
+
     public static bool IsHead(string? head) => head is not null && Heads.Contains(head, StringComparer.OrdinalIgnoreCase);
 }
 

@@ -34,6 +34,13 @@ public static class DatasetCatalog
         _ => throw UnknownDataset(dataset),
     };
 
+    /// <summary>The shape of every image of <paramref name="dataset"/> (both are 28×28 grayscale).</summary>
+    public static ImageShape Shape(string dataset) => dataset switch
+    {
+        FashionMnist or Mnist => new ImageShape(1, 28, 28),
+        _ => throw UnknownDataset(dataset),
+    };
+
     public static ImageDataset Load(DataOptions options, DatasetSplit split)
     {
         ArgumentNullException.ThrowIfNull(options);
