@@ -48,6 +48,8 @@ public static class TrainerServiceExtensions
             sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value is { Enabled: true } election ? election.ResolveIdentity() : null));
         services.AddSingleton<RunCoordinator>();
         services.AddSingleton<FollowerRuns>();
+        services.AddSingleton<LeaderRuns>();
+        services.AddSingleton<IRunControl, ReplicaRuns>();
         services.AddSingleton<RunExecutor>();
         services.AddSingleton<TrainerMetrics>();
         services.AddSingleton<ICheckpointNotifier, CheckpointNotifier>();

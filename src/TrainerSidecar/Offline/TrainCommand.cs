@@ -5,6 +5,7 @@ using HardPair.ML.Checkpoints;
 using HardPair.ML.Evaluation;
 using HardPair.ML.Models;
 using HardPair.ML.Objectives;
+using HardPair.ML.Recipes;
 using HardPair.ML.Torch;
 using HardPair.ML.Training;
 using HardPair.Storage.Checkpoints;
@@ -27,7 +28,7 @@ internal static class TrainCommand
     {
         // PGD-AT on a linear head: the best on the validation search (docs/RESULTS.md).
         var method = line.Choice("method", TrainingObjectives.PgdAt, TrainingObjectives.Names);
-        var epochs = line.Double("epochs", double.NaN, 0.01, 10_000);
+        var epochs = line.Double(HyperParameters.Epochs.Flag, double.NaN, HyperParameters.Epochs.Min, HyperParameters.Epochs.Max);
         if (double.IsNaN(epochs))
         {
             throw new UsageException("--epochs is required");
@@ -36,35 +37,35 @@ internal static class TrainCommand
         var storePath = line.Required("out");
         var architecture = line.Choice("architecture", SmallCnn.ArchitectureName, ModelRegistry.Names);
         var head = Enum.Parse<ClassifierHeadKind>(line.Choice("head", method is TrainingObjectives.PgdAt or TrainingObjectives.Standard ? "linear" : "cosine", ["cosine", "linear"]), ignoreCase: true);
-        var epsilon = line.Double("epsilon", EvaluationProtocol.DefaultEpsilon, 0, 1);
-        var steps = line.Int("attack-steps", 10, 1, 1000);
+        var epsilon = line.Value(HyperParameters.Epsilon, EvaluationProtocol.DefaultEpsilon);
+        var steps = (int)line.Value(HyperParameters.AttackSteps, HyperParameters.DefaultAttackSteps);
+        var defaults = ObjectiveOptions.DefaultsFor(method, head);
         var objectiveOptions = new ObjectiveOptions
         {
             Epsilon = epsilon,
             AttackSteps = steps,
             // 2ε/K: the default 10 steps of 0.02 at ε = 0.1 (docs/SPAT.md), and still reaching the
             // boundary of the ball when a fine-tuning cycle uses fewer steps.
-            AttackStepSize = line.Double("attack-step-size", Math.Max(2 * epsilon / steps, 1e-6), 1e-6, 1),
-            Scale = line.Double("scale", head == ClassifierHeadKind.Cosine ? 8 : 1, 1e-3, 1000),
-            // β: TRADES' and SPAT's trade-off (6), hardpair's weight of the consistency term (1).
-            Beta = line.Double("beta", method == TrainingObjectives.HardPair ? 1 : 6, 0, 1000),
-            Margin = line.Double("margin", 0.2, 0, 10),
-            ConsistencyWeight = line.Double("consistency-weight", 0.2, 0, 100),
+            AttackStepSize = line.Value(HyperParameters.AttackStepSize, Math.Max(2 * epsilon / steps, HyperParameters.AttackStepSize.Min)),
+            Scale = line.Value(HyperParameters.Scale, defaults.Scale),
+            Beta = line.Value(HyperParameters.Beta, defaults.Beta),
+            Margin = line.Value(HyperParameters.Margin, defaults.Margin),
+            ConsistencyWeight = line.Value(HyperParameters.ConsistencyWeight, defaults.ConsistencyWeight),
             DetachWeights = line.Choice("detach-weights", "true", ["true", "false"]) == "true",
             ClampWeights = line.Choice("clamp-weights", "true", ["true", "false"]) == "true",
-            PartnerMargin = line.Double("partner-margin", 0, 0, 10),
-            PartnerAttackShare = line.Double("partner-attack-share", 0, 0, 1),
+            PartnerMargin = line.Value(HyperParameters.PartnerMargin, defaults.PartnerMargin),
+            PartnerAttackShare = line.Value(HyperParameters.PartnerAttackShare, defaults.PartnerAttackShare),
             Seed = line.Int("seed", 1, 0, int.MaxValue),
         };
         var training = new TrainingOptions
         {
             Epochs = epochs,
             // The validation search's recipe (docs/RESULTS.md) unless the command names its own.
-            LearningRate = line.Double("learning-rate", TrainingOptions.SearchedLearningRate, 1e-6, 10),
-            BatchSize = line.Int("batch-size", 128, 1, 4096),
-            WeightDecay = line.Double("weight-decay", TrainingOptions.SearchedWeightDecay, 0, 1),
+            LearningRate = line.Value(HyperParameters.LearningRate, HyperParameters.SearchedLearningRate),
+            BatchSize = (int)line.Value(HyperParameters.BatchSize, HyperParameters.DefaultBatchSize),
+            WeightDecay = line.Value(HyperParameters.WeightDecay, HyperParameters.SearchedWeightDecay),
             Schedule = Enum.Parse<LearningRateSchedule>(line.Choice("schedule", "onecycle", ["step", "cosine", "onecycle"]), ignoreCase: true),
-            EmaDecay = line.Double("ema", TrainingOptions.SearchedEmaDecay, 0, 0.99999),
+            EmaDecay = line.Value(HyperParameters.Ema, HyperParameters.SearchedEmaDecay),
             Seed = objectiveOptions.Seed,
         };
         var trainSubset = line.Int("train-subset", int.MaxValue, 1, int.MaxValue);

@@ -1,6 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using HardPair.ML.Attacks;
 using HardPair.ML.Objectives;
+using HardPair.ML.Recipes;
 using HardPair.ML.Training;
 
 namespace HardPair.TrainerSidecar.Options;
@@ -51,7 +52,7 @@ public sealed class TrainerOptions : IValidatableObject
 
     /// <summary>Peak learning rate when there is no serving checkpoint to start from (the searched recipe's).</summary>
     [Range(1e-6, 10)]
-    public double ScratchLearningRate { get; set; } = TrainingOptions.SearchedLearningRate;
+    public double ScratchLearningRate { get; set; } = HyperParameters.SearchedLearningRate;
 
     [Range(1, 4096)]
     public int BatchSize { get; set; } = 128;

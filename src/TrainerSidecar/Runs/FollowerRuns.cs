@@ -13,7 +13,7 @@ namespace HardPair.TrainerSidecar.Runs;
 /// picks, and nothing it was told is lost when leadership moves: the next leader reads the same
 /// folder.
 /// </summary>
-public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<TrainerOptions> options)
+public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<TrainerOptions> options) : IRunControl
 {
     /// <summary>How often a follower's <c>WatchRun</c> reads the run again.</summary>
     public static readonly TimeSpan WatchInterval = TimeSpan.FromMilliseconds(500);
@@ -44,15 +44,17 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
     /// <summary>
     /// From one read of the folder: the queued runs in the order the leader takes them (resumed,
     /// then operator runs, then scheduled cycles), the run it is working on and the newest that
-    /// published, as last saved.
+    /// published, as last saved; no cycle is scheduled on a follower.
     /// </summary>
-    public (IReadOnlyList<Run> Queued, Run? Current, Run? LastPublished) Overview()
+    public RunOverview Overview()
     {
         var stored = Stored();
-        return (
+        return new(
             [.. stored.Where(r => r.Phase == RunPhase.Queued).OrderByDescending(r => r.Resumes > 0).ThenByDescending(r => r.Trigger == RunTrigger.Operator).ThenBy(r => r.CreatedAt?.ToDateTimeOffset())],
             stored.Where(r => r.Phase != RunPhase.Queued && !RunCoordinator.IsTerminal(r.Phase)).OrderByDescending(r => r.StartedAt?.ToDateTimeOffset()).FirstOrDefault(),
-            stored.Where(r => r.PublishedVersion.Length > 0).OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).FirstOrDefault());
+            stored.Where(r => r.PublishedVersion.Length > 0).OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).FirstOrDefault(),
+            // Continuous cycles are the leader's to schedule.
+            NextCycleAt: null);
     }
 
     /// <summary>Asks the leader to cancel the run; returns it as stored (a finished run unchanged), or null when there is none.</summary>

@@ -5,6 +5,7 @@ using HardPair.ML.Checkpoints;
 using HardPair.ML.Evaluation;
 using HardPair.ML.Models;
 using HardPair.ML.Objectives;
+using HardPair.ML.Recipes;
 using HardPair.ML.Torch;
 using HardPair.ML.Training;
 using HardPair.Protos.V1;
@@ -86,7 +87,7 @@ public sealed partial class RunExecutor(
         var head = serving?.Manifest?.Head is { } servingHead
             ? System.Enum.Parse<ClassifierHeadKind>(servingHead, ignoreCase: true)
             : method is TrainingObjectives.PgdAt or TrainingObjectives.Standard ? ClassifierHeadKind.Linear : ClassifierHeadKind.Cosine;
-        var objectiveOptions = ObjectiveOptionsFor(run, inherited ? servingTraining!.HyperParameters : null, head);
+        var objectiveOptions = ObjectiveOptionsFor(run, method, inherited ? servingTraining!.HyperParameters : null, head);
         var training = TrainingOptionsFor(run, inherited ? servingTraining!.HyperParameters : null, serving is null, objectiveOptions.Seed);
 
         var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Train));
@@ -240,10 +241,10 @@ public sealed partial class RunExecutor(
     /// hyper-parameters), else the defaults. The training attack's steps are the sidecar's budget
     /// (<c>Trainer:AttackSteps</c>), not inherited.
     /// </summary>
-    private ObjectiveOptions ObjectiveOptionsFor(Run run, IReadOnlyDictionary<string, double>? serving, ClassifierHeadKind head)
+    private ObjectiveOptions ObjectiveOptionsFor(Run run, string method, IReadOnlyDictionary<string, double>? serving, ClassifierHeadKind head)
     {
         var p = run.HyperParameters;
-        var defaults = new ObjectiveOptions();
+        var defaults = ObjectiveOptions.DefaultsFor(method, head);
         double Value(string name, double fallback) =>
             p.TryGetValue(name, out var own) ? own : serving is not null && serving.TryGetValue(name, out var inherited) ? inherited : fallback;
         var epsilon = Value("epsilon", options.Epsilon);
@@ -254,8 +255,7 @@ public sealed partial class RunExecutor(
             AttackSteps = steps,
             AttackStepSize = p.GetValueOrDefault("attackStepSize", 2 * epsilon / steps),
             Beta = Value("beta", defaults.Beta),
-            // s = 8 suits the cosine head's logits in [-1, 1]; a linear head's logits need none.
-            Scale = Value("scale", head == ClassifierHeadKind.Linear ? 1 : defaults.Scale),
+            Scale = Value("scale", defaults.Scale),
             Margin = Value("margin", defaults.Margin),
             ConsistencyWeight = Value("consistencyWeight", defaults.ConsistencyWeight),
             DetachWeights = Value("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
@@ -282,9 +282,9 @@ public sealed partial class RunExecutor(
             Epochs = p.GetValueOrDefault("epochs", options.Epochs),
             LearningRate = p.GetValueOrDefault("learningRate", fromScratch ? options.ScratchLearningRate : options.LearningRate),
             BatchSize = (int)p.GetValueOrDefault("batchSize", options.BatchSize),
-            WeightDecay = Value("weightDecay", TrainingOptions.SearchedWeightDecay),
+            WeightDecay = Value("weightDecay", HyperParameters.SearchedWeightDecay),
             Schedule = (LearningRateSchedule)(int)Value("schedule", (int)LearningRateSchedule.OneCycle),
-            EmaDecay = Value("ema", TrainingOptions.SearchedEmaDecay),
+            EmaDecay = Value("ema", HyperParameters.SearchedEmaDecay),
             Seed = seed,
         };
     }

@@ -1,45 +1,27 @@
 using Grpc.Core;
 using HardPair.Hosting.Rpc;
 using HardPair.ML.Objectives;
+using HardPair.ML.Recipes;
 using HardPair.ML.Torch;
 using HardPair.Protos.V1;
+using HardPair.Storage.Data;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Runs;
+using Microsoft.Extensions.Options;
 
 namespace HardPair.TrainerSidecar.Services;
 
 /// <summary>
-/// The control API: validates, then hands over to the coordinator and the feedback log — or, on a
-/// replica that does not lead training, to <see cref="FollowerRuns"/>, which answers from the
-/// shared state folder and leaves new runs and cancellations there for the leader.
+/// The control API: validates, then hands over to the runs (<see cref="IRunControl"/>: the
+/// coordinator on the replica that leads training, the shared state folder on the others) and to
+/// the feedback log.
 /// </summary>
-public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns followers, FeedbackLog feedback, Storage.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership) : Trainer.TrainerBase
+public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Storage.Checkpoints.CheckpointStore checkpoints, Leadership.TrainingLeadership leadership, IOptions<DataOptions> data) : Trainer.TrainerBase
 {
     public const int MaxExamplesPerCall = 4096;
-    private const int Classes = 10;
 
-    /// <summary>Overridable hyper-parameters and their accepted ranges.</summary>
-    private static readonly Dictionary<string, (double Min, double Max)> HyperParameterRanges = new(StringComparer.Ordinal)
-    {
-        ["epsilon"] = (0, 1),
-        ["attackSteps"] = (1, 1000),
-        ["attackStepSize"] = (1e-6, 1),
-        ["beta"] = (0, 1000),
-        ["scale"] = (1e-3, 1000),
-        ["margin"] = (0, 10),
-        ["consistencyWeight"] = (0, 100),
-        ["detachWeights"] = (0, 1),
-        ["clampWeights"] = (0, 1),
-        ["partnerMargin"] = (0, 10),
-        ["partnerAttackShare"] = (0, 1),
-        ["learningRate"] = (1e-6, 10),
-        ["weightDecay"] = (0, 1),
-        ["schedule"] = (0, 2),
-        ["ema"] = (0, 0.99999),
-        ["batchSize"] = (1, 4096),
-        ["epochs"] = (0.01, 1000),
-        ["dataSeed"] = (0, int.MaxValue),
-    };
+    /// <summary>Feedback labels index the training dataset's classes.</summary>
+    private readonly int classes = DatasetCatalog.ClassNames(data.Value.Dataset).Count;
 
     public override Task<Run> StartRun(StartRunRequest request, ServerCallContext context)
     {
@@ -51,17 +33,15 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
 
         foreach (var (name, value) in request.HyperParameters)
         {
-            if (!HyperParameterRanges.TryGetValue(name, out var range))
+            if (HyperParameters.Find(name) is not { } parameter)
             {
-                validation.Add($"hyper_parameters[{name}]", $"unknown; known: {string.Join(", ", HyperParameterRanges.Keys)}");
+                validation.Add($"hyper_parameters[{name}]", $"unknown; known: {string.Join(", ", HyperParameters.All.Select(p => p.Name))}");
             }
-            else if (!double.IsFinite(value) || value < range.Min || value > range.Max)
+            else if (!parameter.Accepts(value))
             {
-                validation.Add($"hyper_parameters[{name}]", $"must lie in [{range.Min}, {range.Max}]");
-            }
-            else if (name == "schedule" && value != Math.Floor(value))
-            {
-                validation.Add($"hyper_parameters[{name}]", "must be 0 (step), 1 (cosine) or 2 (one-cycle)");
+                validation.Add($"hyper_parameters[{name}]", parameter == HyperParameters.Schedule
+                    ? "must be 0 (step), 1 (cosine) or 2 (one-cycle)"
+                    : $"must lie in [{parameter.Min}, {parameter.Max}]{(parameter.Integral ? ", a whole number" : "")}");
             }
         }
 
@@ -89,13 +69,13 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         }
 
         validation.ThrowIfAny();
-        return Task.FromResult(Leads ? coordinator.Start(request, RunTrigger.Operator) : followers.Start(request));
+        return Task.FromResult(runs.Start(request));
     }
 
     public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
-        return Task.FromResult((Leads ? LeadersRun(runId) : followers.Get(runId)) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+        return Task.FromResult(runs.Get(runId) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
     }
 
     public override Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
@@ -108,28 +88,25 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         }
 
         var limit = request.Limit == 0 ? 50 : Math.Min(request.Limit, 10_000);
-        return Task.FromResult(new ListRunsResponse { Runs = { Leads ? coordinator.List(limit) : followers.List(limit) } });
+        return Task.FromResult(new ListRunsResponse { Runs = { runs.List(limit) } });
     }
 
     public override Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
         const string reason = "cancelled by an operator";
-        var run = Leads ? (LeadersRun(runId) is null ? null : coordinator.Cancel(runId, reason)) : followers.Cancel(runId, reason);
-        return Task.FromResult(run ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+        return Task.FromResult(runs.Cancel(runId, reason) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
     }
 
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
-        var leads = Leads;
-        if ((leads ? LeadersRun(runId) : followers.Get(runId)) is null)
+        if (runs.Get(runId) is null)
         {
             throw RequestViolations.NotFound($"no run '{runId}'");
         }
 
-        var events = leads ? coordinator.WatchAsync(runId, context.CancellationToken) : followers.WatchAsync(runId, context.CancellationToken);
-        await foreach (var item in events)
+        await foreach (var item in runs.WatchAsync(runId, context.CancellationToken))
         {
             await responseStream.WriteAsync(item, context.CancellationToken);
         }
@@ -156,9 +133,9 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
                 validation.Add($"examples[{i}].pixels", $"must hold {inputShape.Elements} bytes ({inputShape} uint8), not {example.Pixels.Length}");
             }
 
-            if (example.Label is < 0 or >= Classes)
+            if (example.Label < 0 || example.Label >= classes)
             {
-                validation.Add($"examples[{i}].label", $"must lie in [0, {Classes - 1}], not {example.Label}");
+                validation.Add($"examples[{i}].label", $"must lie in [0, {classes - 1}], not {example.Label}");
             }
         }
 
@@ -180,14 +157,11 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
 
     public override Task<TrainerStatus> GetStatus(GetStatusRequest request, ServerCallContext context)
     {
-        var leads = Leads;
-        var (queued, current, published) = leads
-            ? (coordinator.Queued(), coordinator.CurrentRunId is { } id ? coordinator.Get(id) : null, coordinator.List(10_000).FirstOrDefault(r => r.PublishedVersion.Length > 0))
-            : followers.Overview();
+        var (queued, current, published, nextCycleAt) = runs.Overview();
         var status = new TrainerStatus
         {
             Device = TorchRuntime.Current?.Device ?? "not started",
-            Continuous = leads && coordinator.NextCycleAt is not null,
+            Continuous = nextCycleAt is not null,
             QueuedRuns = { queued },
             FeedbackExamples = feedback.Count,
             Leader = leadership.IsLeader,
@@ -199,7 +173,7 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
             status.CurrentRun = current;
         }
 
-        if (leads && coordinator.NextCycleAt is { } next)
+        if (nextCycleAt is { } next)
         {
             status.NextCycleAt = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(next);
         }
@@ -211,25 +185,6 @@ public sealed class TrainerService(RunCoordinator coordinator, FollowerRuns foll
         }
 
         return Task.FromResult(status);
-    }
-
-    /// <summary>Whether this sidecar's coordinator holds the runs (always without leader election).</summary>
-    private bool Leads => leadership.IsLeader;
-
-    /// <summary>
-    /// A run as the leader holds it. One that a follower queued a moment ago (the caller's next
-    /// call landed here) is taken up now rather than at the next tick.
-    /// </summary>
-    private Run? LeadersRun(string runId)
-    {
-        var run = coordinator.Get(runId);
-        if (run is not null || !leadership.Enabled)
-        {
-            return run;
-        }
-
-        coordinator.TakeUpRequests();
-        return coordinator.Get(runId);
     }
 
     private static string RequireRunId(string runId)

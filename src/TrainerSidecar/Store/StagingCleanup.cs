@@ -2,7 +2,10 @@ using HardPair.Storage.Checkpoints;
 
 namespace HardPair.TrainerSidecar.Store;
 
-/// <summary>The trainer is the store's only writer: on start it clears what a crashed publish left in staging.</summary>
+/// <summary>
+/// On start, clears what a crashed publish left in staging. Publishing is the trainer's (the
+/// inference service writes only the pin); staging folders of live publishers are left alone.
+/// </summary>
 internal sealed partial class StagingCleanup(CheckpointStore store, ILogger<StagingCleanup> logger) : IHostedService
 {
     public Task StartAsync(CancellationToken cancellationToken)

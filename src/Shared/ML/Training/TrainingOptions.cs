@@ -1,35 +1,21 @@
-using System.ComponentModel.DataAnnotations;
+using HardPair.ML.Recipes;
 
 namespace HardPair.ML.Training;
 
-/// <summary>The optimiser and schedule of a training run (SGD with momentum; step, cosine or one-cycle learning rate; optionally an average of the weights).</summary>
+/// <summary>The optimiser and schedule of a training run (SGD with momentum; step, cosine or one-cycle learning rate; optionally an average of the weights); ranges and the searched recipe are <see cref="HyperParameters"/>'.</summary>
 public sealed record TrainingOptions
 {
-    /// <summary>The recipe the validation search chose for short budgets (docs/RESULTS.md): one-cycle to this peak learning rate, ...</summary>
-    public const double SearchedLearningRate = 0.1;
-
-    /// <summary>... this weight decay, ...</summary>
-    public const double SearchedWeightDecay = 5e-4;
-
-    /// <summary>... and an average of the weights with this decay.</summary>
-    public const double SearchedEmaDecay = 0.995;
-
-    [Range(0.01, 10_000)]
     public double Epochs { get; init; } = 10;
 
-    [Range(1, 4096)]
-    public int BatchSize { get; init; } = 128;
+    public int BatchSize { get; init; } = HyperParameters.DefaultBatchSize;
 
-    [Range(1e-6, 10)]
     public double LearningRate { get; init; } = 0.05;
 
-    [Range(0, 1)]
     public double Momentum { get; init; } = 0.9;
 
-    [Range(0, 1)]
     public double WeightDecay { get; init; } = 2e-4;
 
-    /// <summary>With <see cref="LearningRateSchedule.Step"/>: fractions of the run after which the learning rate is multiplied by 0.1 (the reference: 0.75 and 0.9).</summary>
+    /// <summary>With <see cref="LearningRateSchedule.Step"/>: fractions of the run after which the learning rate is multiplied by 0.1 (SPAT's reference decays at epochs 75 and 90 of 100).</summary>
     public IReadOnlyList<double> DecayAt { get; init; } = [0.7, 0.9];
 
     public LearningRateSchedule Schedule { get; init; } = LearningRateSchedule.Step;
@@ -40,7 +26,6 @@ public sealed record TrainingOptions
     /// Parameters only (batch-norm statistics are the last ones); snapshots keep it, so a resumed
     /// run continues it.
     /// </summary>
-    [Range(0, 0.99999)]
     public double EmaDecay { get; init; }
 
     public int Seed { get; init; } = 1;

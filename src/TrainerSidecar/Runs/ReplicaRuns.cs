@@ -1,0 +1,26 @@
+using HardPair.Protos.V1;
+using HardPair.TrainerSidecar.Leadership;
+
+namespace HardPair.TrainerSidecar.Runs;
+
+/// <summary>
+/// The control API's one view of the runs: each call goes to <see cref="LeaderRuns"/> while this
+/// sidecar leads training (always, without leader election) and to <see cref="FollowerRuns"/>
+/// otherwise, so leadership can move between calls without the service knowing.
+/// </summary>
+public sealed class ReplicaRuns(LeaderRuns leader, FollowerRuns follower, TrainingLeadership leadership) : IRunControl
+{
+    private IRunControl Current => leadership.IsLeader ? leader : follower;
+
+    public Run Start(StartRunRequest request) => Current.Start(request);
+
+    public Run? Get(string runId) => Current.Get(runId);
+
+    public IReadOnlyList<Run> List(int limit) => Current.List(limit);
+
+    public Run? Cancel(string runId, string reason) => Current.Cancel(runId, reason);
+
+    public IAsyncEnumerable<RunEvent> WatchAsync(string runId, CancellationToken cancellationToken) => Current.WatchAsync(runId, cancellationToken);
+
+    public RunOverview Overview() => Current.Overview();
+}
