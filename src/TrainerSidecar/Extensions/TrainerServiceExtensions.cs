@@ -46,6 +46,7 @@ public static class TrainerServiceExtensions
             DatasetCatalog.Shape(sp.GetRequiredService<IOptions<DataOptions>>().Value.Dataset),
             // Replicas share the state folder: each sidecar appends to a file of its own.
             sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value is { Enabled: true } election ? election.ResolveIdentity() : null));
+        services.AddSingleton<RunEvents>();
         services.AddSingleton<RunCoordinator>();
         services.AddSingleton<FollowerRuns>();
         services.AddSingleton<LeaderRuns>();
@@ -57,6 +58,8 @@ public static class TrainerServiceExtensions
         services.AddResiliencePipeline(CheckpointNotifier.PipelineName, (pipeline, context) =>
             CheckpointNotifier.ConfigurePipeline(pipeline, context.ServiceProvider.GetRequiredService<IOptions<NotifyOptions>>().Value));
         services.AddHostedService<StagingCleanup>();
+        // Before the workers and the server: the runs are read from the state folder first.
+        services.AddHostedService<RunRecovery>();
         builder.AddValidatedOptions<LeaderElectionOptions>(LeaderElectionOptions.SectionName);
         services.AddSingleton<k8s.LeaderElection.ILock>(sp => TrainingLeadership.CreateLeaseLock(sp.GetRequiredService<IOptions<LeaderElectionOptions>>().Value));
         services.AddSingleton<TrainingLeadership>();

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Threading.Channels;
 using Google.Protobuf.WellKnownTypes;
 using HardPair.Protos.V1;
 using HardPair.Storage.Checkpoints;
@@ -10,14 +9,15 @@ namespace HardPair.TrainerSidecar.Runs;
 
 /// <summary>
 /// The runs' single source of truth: the queue (operator runs before the next scheduled cycle,
-/// one run at a time), each run's state, durable phase changes and live events for watchers.
+/// one run at a time), each run's state and durable phase changes; watchers hear of each change
+/// through <see cref="RunEvents"/>.
 /// </summary>
 public sealed partial class RunCoordinator
 {
     private readonly Lock gate = new();
     private readonly Dictionary<string, Run> runs = new(StringComparer.Ordinal);
     private readonly LinkedList<string> queue = new();
-    private readonly Dictionary<string, List<Channel<RunEvent>>> watchers = new(StringComparer.Ordinal);
+    private readonly RunEvents events;
     private readonly SemaphoreSlim queued = new(0);
     private readonly RunStore store;
     private readonly CheckpointStore checkpoints;
@@ -28,21 +28,16 @@ public sealed partial class RunCoordinator
     private string? currentRunId;
     private string? cancelReason;
 
-    public RunCoordinator(RunStore store, CheckpointStore checkpoints, TimeProvider time, IOptions<TrainerOptions> options, ILogger<RunCoordinator> logger, IOptions<Leadership.LeaderElectionOptions>? election = null)
+    /// <summary>Starts empty: <see cref="Reload"/> reads the state folder (<see cref="RunRecovery"/> at start, or the leader when its term begins).</summary>
+    public RunCoordinator(RunStore store, CheckpointStore checkpoints, RunEvents events, TimeProvider time, IOptions<TrainerOptions> options, ILogger<RunCoordinator> logger)
     {
         ArgumentNullException.ThrowIfNull(options);
         this.store = store;
         this.checkpoints = checkpoints;
+        this.events = events;
         this.time = time;
         this.options = options.Value;
         this.logger = logger;
-
-        // With leader election the state folder is shared: only a leader may recover (re-queue,
-        // mark interrupted) runs, and it does so when its term starts (Reload).
-        if (election?.Value.Enabled != true)
-        {
-            Recover();
-        }
     }
 
     public string? CurrentRunId
@@ -74,7 +69,7 @@ public sealed partial class RunCoordinator
             runs[run.RunId] = run;
             Enqueue(run);
             Trim();
-            Publish(run, "queued");
+            events.Announce(run, "queued");
             return run.Clone();
         }
     }
@@ -244,7 +239,7 @@ public sealed partial class RunCoordinator
                 store.Save(run);
             }
 
-            Publish(run, message, examplesPerSecond);
+            events.Announce(run, message, examplesPerSecond);
             return run.Clone();
         }
     }
@@ -289,9 +284,10 @@ public sealed partial class RunCoordinator
         }
     }
 
+    /// <summary>The run's current state, then each change, until it finishes.</summary>
     public async IAsyncEnumerable<RunEvent> WatchAsync(string runId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(64) { FullMode = BoundedChannelFullMode.DropOldest });
+        RunEvents.Subscription subscription;
         lock (gate)
         {
             if (!runs.TryGetValue(runId, out var run))
@@ -299,37 +295,15 @@ public sealed partial class RunCoordinator
                 yield break;
             }
 
-            channel.Writer.TryWrite(new RunEvent { Run = run.Clone(), Message = "current state" });
-            if (IsTerminal(run.Phase))
-            {
-                channel.Writer.TryComplete();
-            }
-            else
-            {
-                if (!watchers.TryGetValue(runId, out var list))
-                {
-                    watchers[runId] = list = [];
-                }
-
-                list.Add(channel);
-            }
+            // Under the lock: no change can land between the state read and the subscription.
+            subscription = events.Subscribe(run);
         }
 
-        try
+        using (subscription)
         {
-            await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken))
+            await foreach (var item in subscription.Events.ReadAllAsync(cancellationToken))
             {
                 yield return item;
-            }
-        }
-        finally
-        {
-            lock (gate)
-            {
-                if (watchers.TryGetValue(runId, out var list))
-                {
-                    list.Remove(channel);
-                }
             }
         }
     }
@@ -379,20 +353,8 @@ public sealed partial class RunCoordinator
 
         store.Save(run);
         beforeAnnouncing?.Invoke();
-        Publish(run, message);
-        if (watchers.Remove(run.RunId, out var list))
-        {
-            list.ForEach(c => c.Writer.TryComplete());
-        }
-    }
-
-    private void Publish(Run run, string message, double examplesPerSecond = 0)
-    {
-        if (watchers.TryGetValue(run.RunId, out var list))
-        {
-            var item = new RunEvent { Run = run.Clone(), Message = message, ExamplesPerSecond = examplesPerSecond };
-            list.ForEach(c => c.Writer.TryWrite(item));
-        }
+        events.Announce(run, message);
+        events.Finish(run.RunId);
     }
 
     /// <summary>

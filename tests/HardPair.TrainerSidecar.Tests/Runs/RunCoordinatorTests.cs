@@ -66,10 +66,17 @@ public sealed class RunCoordinatorTests : IDisposable
         Assert.True(File.Exists(inFlight));
     }
 
-    private RunCoordinator Create() => new(
-        new RunStore(temp.Combine("state")),
-        new CheckpointStore(temp.Combine("store"), TimeProvider.System),
-        TimeProvider.System,
-        Microsoft.Extensions.Options.Options.Create(new TrainerOptions { StatePath = temp.Combine("state") }),
-        NullLogger<RunCoordinator>.Instance);
+    /// <summary>A coordinator as the sidecar starts one: constructed empty, then the state folder read by <see cref="RunRecovery"/>.</summary>
+    private RunCoordinator Create()
+    {
+        var coordinator = new RunCoordinator(
+            new RunStore(temp.Combine("state")),
+            new CheckpointStore(temp.Combine("store"), TimeProvider.System),
+            new RunEvents(),
+            TimeProvider.System,
+            Microsoft.Extensions.Options.Options.Create(new TrainerOptions { StatePath = temp.Combine("state") }),
+            NullLogger<RunCoordinator>.Instance);
+        new RunRecovery(coordinator, Microsoft.Extensions.Options.Options.Create(new HardPair.TrainerSidecar.Leadership.LeaderElectionOptions())).StartAsync(CancellationToken.None).GetAwaiter().GetResult();
+        return coordinator;
+    }
 }

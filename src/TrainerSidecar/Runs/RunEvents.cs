@@ -1,0 +1,87 @@
+using System.Threading.Channels;
+using HardPair.Protos.V1;
+
+namespace HardPair.TrainerSidecar.Runs;
+
+/// <summary>
+/// Live events of runs for their watchers: one bounded channel per watcher (a slow watcher loses
+/// the oldest events beyond 64, never blocks the run), completed when the run finishes. The
+/// coordinator calls it under its own lock around each state change, so that a watcher that
+/// subscribes with the current state misses nothing after it.
+/// </summary>
+public sealed class RunEvents
+{
+    private const int Backlog = 64;
+    private readonly Lock gate = new();
+    private readonly Dictionary<string, List<Channel<RunEvent>>> watchers = new(StringComparer.Ordinal);
+
+    /// <summary>A watcher of <paramref name="current"/>: its first event is the current state; a finished run's channel ends there.</summary>
+    public Subscription Subscribe(Run current)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(Backlog) { FullMode = BoundedChannelFullMode.DropOldest });
+        channel.Writer.TryWrite(new RunEvent { Run = current.Clone(), Message = "current state" });
+        if (RunCoordinator.IsTerminal(current.Phase))
+        {
+            channel.Writer.TryComplete();
+            return new Subscription(this, current.RunId, channel);
+        }
+
+        lock (gate)
+        {
+            if (!watchers.TryGetValue(current.RunId, out var list))
+            {
+                watchers[current.RunId] = list = [];
+            }
+
+            list.Add(channel);
+        }
+
+        return new Subscription(this, current.RunId, channel);
+    }
+
+    /// <summary>Tells the run's watchers of its new state.</summary>
+    public void Announce(Run run, string message, double examplesPerSecond = 0)
+    {
+        ArgumentNullException.ThrowIfNull(run);
+        lock (gate)
+        {
+            if (watchers.TryGetValue(run.RunId, out var list))
+            {
+                var item = new RunEvent { Run = run.Clone(), Message = message, ExamplesPerSecond = examplesPerSecond };
+                list.ForEach(c => c.Writer.TryWrite(item));
+            }
+        }
+    }
+
+    /// <summary>Ends the run's watchers' streams (after its last event).</summary>
+    public void Finish(string runId)
+    {
+        lock (gate)
+        {
+            if (watchers.Remove(runId, out var list))
+            {
+                list.ForEach(c => c.Writer.TryComplete());
+            }
+        }
+    }
+
+    private void Unsubscribe(string runId, Channel<RunEvent> channel)
+    {
+        lock (gate)
+        {
+            if (watchers.TryGetValue(runId, out var list))
+            {
+                list.Remove(channel);
+            }
+        }
+    }
+
+    /// <summary>One watcher's events; disposing it stops them.</summary>
+    public sealed class Subscription(RunEvents owner, string runId, Channel<RunEvent> channel) : IDisposable
+    {
+        public ChannelReader<RunEvent> Events => channel.Reader;
+
+        public void Dispose() => owner.Unsubscribe(runId, channel);
+    }
+}
