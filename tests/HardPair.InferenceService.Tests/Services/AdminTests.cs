@@ -7,7 +7,7 @@ using HardPair.Storage.Checkpoints;
 using HardPair.Testing;
 using static HardPair.InferenceService.Tests.TestImages;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Services;
 
 /// <summary>Hot swaps under load, refused candidates, the admin API's token and its forwarding to a missing sidecar.</summary>
 [Collection(TorchCollection.Name)]
@@ -328,7 +328,7 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
         {
             InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Meter.Name == Models.InferenceMetrics.MeterName && instrument.Name == "hardpair.inference.store_scans")
+                if (instrument.Meter.Name == HardPair.InferenceService.Models.InferenceMetrics.MeterName && instrument.Name == "hardpair.inference.store_scans")
                 {
                     l.EnableMeasurementEvents(instrument);
                 }

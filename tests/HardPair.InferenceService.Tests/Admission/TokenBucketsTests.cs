@@ -2,7 +2,7 @@ using HardPair.InferenceService.Admission;
 using HardPair.Testing;
 using Microsoft.Extensions.Time.Testing;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Admission;
 
 /// <summary>The rate limit's buckets on a fake clock: refills, pushbacks and forgetting, without waiting.</summary>
 [Trait(TestKind.Trait, TestKind.Unit)]

@@ -9,7 +9,7 @@ using HardPair.Protos.V1;
 using HardPair.Testing;
 using static HardPair.InferenceService.Tests.TestImages;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Services;
 
 /// <summary>Classify on real Kestrel with a real trained checkpoint: answers, signals, bad input, batching, deadlines.</summary>
 [Collection(TorchCollection.Name)]

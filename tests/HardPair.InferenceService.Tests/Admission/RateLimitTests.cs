@@ -7,7 +7,7 @@ using HardPair.Protos.V1;
 using HardPair.Testing;
 using static HardPair.InferenceService.Tests.TestImages;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Admission;
 
 /// <summary>Per-client rate limiting of classification: off by default; clients told apart by API key, or by their real source address when asked.</summary>
 [Collection(TorchCollection.Name)]

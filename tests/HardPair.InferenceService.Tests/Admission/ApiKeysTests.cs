@@ -4,7 +4,7 @@ using HardPair.Testing;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Admission;
 
 [Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ApiKeysTests : IDisposable

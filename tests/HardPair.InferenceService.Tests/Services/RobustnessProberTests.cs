@@ -7,7 +7,7 @@ using HardPair.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Services;
 
 [Collection(TorchCollection.Name)]
 [Trait(TestKind.Trait, TestKind.Unit)]

@@ -9,7 +9,7 @@ using Microsoft.Extensions.DependencyInjection;
 using OpenTelemetry.Trace;
 using static HardPair.InferenceService.Tests.TestImages;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Batching;
 
 /// <summary>Distributed tracing on real Kestrel: a caller's trace continues in the service, and the batch that answered it links back.</summary>
 [Collection(TorchCollection.Name)]

@@ -1,7 +1,7 @@
 using HardPair.InferenceService.Signals;
 using HardPair.Testing;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Signals;
 
 /// <summary>The ranking behind label, top-k and the hard pair: by probability, ties by class index.</summary>
 [Trait(TestKind.Trait, TestKind.Unit)]

@@ -5,7 +5,7 @@ using HardPair.Testing;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Services;
 
 /// <summary>
 /// The admin API's calls to a sidecar that is down, slow or flapping (a scripted sidecar on its

@@ -3,7 +3,7 @@ using HardPair.ML.Models;
 using HardPair.Storage.Data;
 using HardPair.Testing;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Models;
 
 [Collection(TorchCollection.Name)]
 [Trait(TestKind.Trait, TestKind.Unit)]

@@ -11,7 +11,7 @@ using Microsoft.Extensions.Time.Testing;
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace HardPair.InferenceService.Tests;
+namespace HardPair.InferenceService.Tests.Batching;
 
 /// <summary>
 /// The batcher on its own, with a network that holds each forward pass until the test lets it go
