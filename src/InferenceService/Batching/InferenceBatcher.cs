@@ -233,6 +233,9 @@ public sealed partial class InferenceBatcher : BackgroundService
             var probabilities = Forward(model, live, size);
             var now = Stopwatch.GetTimestamp();
             metrics.Batch(size, live.SelectMany(s => Enumerable.Repeat(Stopwatch.GetElapsedTime(s.Call.EnqueuedAt, now), s.Count)));
+            // The batch span ends before any caller is answered: each request's span then ends
+            // after the batch it waited for, as a trace should show it.
+            span?.Stop();
             var offset = 0;
             foreach (var slice in live)
             {
