@@ -23,7 +23,7 @@ internal static class EvaluateCommand
         var epsilon = line.Double("epsilon", EvaluationProtocol.DefaultEpsilon, 0, 1);
         var json = line.Flag("json");
         var data = OfflineCommands.Data(line);
-        var partners = OfflineCommands.FixedPartners(line);
+        var partnersOption = line.Optional("partners");
         var split = OfflineCommands.Split(line);
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
@@ -34,6 +34,7 @@ internal static class EvaluateCommand
         var dataset = new DataOptions { Dataset = manifest.Dataset.Name, Folder = data.Folder };
         var (_, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataset, DatasetSplit.Train));
         var measured = OfflineCommands.Measured(split, validation, dataset);
+        var partners = OfflineCommands.FixedPartners(partnersOption, measured.ClassNames.Count);
         var test = measured.Take(cleanSubset);
         var scale = manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0);
 

@@ -1,3 +1,4 @@
+using System.Globalization;
 using HardPair.CommandLine;
 using HardPair.ML.Attacks;
 using HardPair.ML.Evaluation;
@@ -29,7 +30,7 @@ public static class OfflineCommands
                 [--detach-weights true|false] [--clamp-weights true|false] [--partner-margin D]
                 [--partner-attack-share R]
                 [--learning-rate L] [--batch-size B] [--weight-decay W] [--schedule step|cosine|onecycle]
-                [--ema D] [--split test|validation] [--partners CHECKPOINT]
+                [--ema D] [--split test|validation] [--partners CHECKPOINT|C0,C1,...]
                 [--snapshots DIR] [--snapshot-every STEPS]
                 [--test-subset N] [--clean-subset N] [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--threads T]
                 [--dataset fashion-mnist|mnist] [--data DIR] [--signing-key-file FILE]
@@ -41,14 +42,15 @@ public static class OfflineCommands
 
           evaluate --checkpoint DIR [--attacks clean,pgd20,cw,apgd-ce,autoattack] [--test-subset N]
                    [--clean-subset N] [--seed S] [--epsilon E] [--split test|validation]
-                   [--partners CHECKPOINT] [--json] [--device D] [--threads T] [--data DIR]
+                   [--partners CHECKPOINT|C0,C1,...] [--json] [--device D] [--threads T] [--data DIR]
               DIR is a checkpoint folder, or a store (its latest valid version); prints accuracy
               per attack, hard-pair share, ECE and a per-class table (--json: one JSON object)
 
           --split validation measures on the held-out validation part of the training split
           (5 000 images) instead of the test set: for choosing settings. --partners scores the
-          hard-pair share against CHECKPOINT's hard partners (from APGD-CE's examples when
-          apgd-ce ran), so that several models are compared on the same pairs.
+          hard-pair share against CHECKPOINT's hard partners, or against the map C0,C1,... (class i's
+          partner is Ci), from APGD-CE's examples when apgd-ce ran, so that several models are
+          compared on the same pairs.
 
           attacks: fgsm, pgdK, cw, apgd-ce[K], apgd-dlr[K], apgd-t[N][xK], square[Q], and suites
           (the per-example worst case, each attack on the points the earlier ones left standing):
@@ -150,20 +152,47 @@ public static class OfflineCommands
         split == "validation" ? validation : DatasetCatalog.Load(data, DatasetSplit.Test);
 
     /// <summary>
-    /// <c>--partners CHECKPOINT</c>: the hard partner of each class under that checkpoint's
-    /// pair hardness (its manifest's), for a hard-pair share every model is scored on alike.
+    /// <c>--partners CHECKPOINT|C0,C1,…</c>: the hard partner of each class, for a hard-pair share
+    /// every model is scored on alike — either that checkpoint's (from its manifest's pair
+    /// hardness) or the map itself, one class index per class (what an earlier run's JSON printed
+    /// as <c>fixedPartners</c>), so that a table outlives the checkpoint its map came from.
     /// </summary>
-    internal static int[]? FixedPartners(CommandArguments line)
+    internal static int[]? FixedPartners(string? value, int classes)
     {
-        if (line.Optional("partners") is not { } folder)
+        if (value is null)
         {
             return null;
         }
 
-        var manifest = CheckpointReader.ReadManifest(folder);
+        if (!Directory.Exists(value) && value.Contains(',', StringComparison.Ordinal))
+        {
+            return PartnerList(value, classes);
+        }
+
+        var manifest = CheckpointReader.ReadManifest(value);
         return manifest.PairHardness.Length == 0
-            ? throw new UsageException($"--partners {folder}: its manifest has no pair hardness")
+            ? throw new UsageException($"--partners {value}: its manifest has no pair hardness")
             : HardPairStatistics.Partners(manifest.PairHardness);
+    }
+
+    private static int[] PartnerList(string value, int classes)
+    {
+        var parts = value.Split(',');
+        if (parts.Length != classes)
+        {
+            throw new UsageException($"--partners {value}: names {parts.Length} partners, but the dataset has {classes} classes");
+        }
+
+        var partners = new int[classes];
+        for (var c = 0; c < classes; c++)
+        {
+            if (!int.TryParse(parts[c], NumberStyles.None, CultureInfo.InvariantCulture, out partners[c]) || partners[c] >= classes || partners[c] == c)
+            {
+                throw new UsageException($"--partners {value}: class {c}'s partner must be another class from 0 to {classes - 1}, not '{parts[c]}'");
+            }
+        }
+
+        return partners;
     }
 
     /// <summary>Robust accuracy on the first <c>--test-subset</c> test images (1 000), clean accuracy and calibration on the first <c>--clean-subset</c> (all).</summary>

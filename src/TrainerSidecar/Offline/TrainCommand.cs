@@ -73,7 +73,7 @@ internal static class TrainCommand
         var attacks = OfflineCommands.Attacks(line);
         var data = OfflineCommands.Data(line);
         var signing = Signing(line.Optional("signing-key-file"));
-        var partners = OfflineCommands.FixedPartners(line);
+        var partners = OfflineCommands.FixedPartners(line.Optional("partners"), DatasetCatalog.ClassNames(data.Dataset).Count);
         var split = OfflineCommands.Split(line);
         var snapshotFolder = line.Optional("snapshots");
         var snapshotEvery = line.Int("snapshot-every", 100, 1, int.MaxValue);

@@ -29,6 +29,9 @@ public sealed class OfflineCommandTests
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--epoch", "3"], "unknown option --epoch" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--method", "standard"], "--method given twice" },
         { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--architecture", "preact-resnet18"], "--architecture preact-resnet18 takes 3x32x32 images, but fashion-mnist has 1x28x28" },
+        { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--partners", "1,0,3"], "--partners 1,0,3: names 3 partners, but the dataset has 10 classes" },
+        { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--partners", "6,3,4,0,2,7,0,5,2,9"], "class 9's partner must be another class from 0 to 9, not '9'" },
+        { ["train", "--method", "spat", "--epochs", "1", "--out", "x", "--partners", "6,3,4,0,2,7,0,5,2,-7"], "class 9's partner must be another class from 0 to 9, not '-7'" },
         { ["evaluate"], "--checkpoint is required" },
         { ["evaluate", "--checkpoint", "x", "--test-subset", "0"], "--test-subset must be a whole number from 1 to 1000000, not '0'" },
         { ["evaluate", "--checkpoint", "x", "--json", "yes"], "--json takes no value" },
@@ -47,6 +50,19 @@ public sealed class OfflineCommandTests
         var line = Assert.Single(error.Split('\n', StringSplitOptions.RemoveEmptyEntries));
         Assert.StartsWith("hardpair-trainer: ", line, StringComparison.Ordinal);
         Assert.Contains(message, line, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void FixedPartners_TheMapACheckpointImplies_IsTheMapItselfGivenAsAList()
+    {
+        var bootstrap = Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single();
+
+        var fromCheckpoint = OfflineCommands.FixedPartners(bootstrap, 10);
+        var fromList = OfflineCommands.FixedPartners(string.Join(',', fromCheckpoint!), 10);
+
+        Assert.Equal(fromCheckpoint, fromList);
+        Assert.Null(OfflineCommands.FixedPartners(null, 10));
+        Assert.Equal([6, 3, 4, 0, 2, 7, 0, 5, 2, 7], OfflineCommands.FixedPartners("6,3,4,0,2,7,0,5,2,7", 10)!);
     }
 
     [Fact]
