@@ -46,6 +46,23 @@ public sealed class ModelCardTests
     }
 
     [Fact]
+    public void ModelCardDoc_IsTheShippedCheckpointsCard()
+    {
+        var manifest = CheckpointReader.Verify(Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single());
+        var doc = File.ReadAllText(Path.Combine(Repository.Root, "docs", "MODEL_CARD.md"));
+        const string Begin = "<!-- card:begin -->";
+        const string End = "<!-- card:end -->";
+        var start = doc.IndexOf(Begin, StringComparison.Ordinal);
+        var end = doc.IndexOf(End, StringComparison.Ordinal);
+        Assert.True(start >= 0 && end > start, $"docs/MODEL_CARD.md holds the shipped card between {Begin} and {End}");
+
+        var documented = doc[(start + Begin.Length)..end].Trim();
+
+        Assert.Equal(ModelCard.Render(manifest).Trim(), documented);
+        Assert.Contains($"checkpoints card models/bootstrap/{manifest.Version}", doc, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void ThreatModel_WithoutAnAttack_ClaimsNothing()
     {
         Assert.StartsWith("No robustness was measured", ModelCard.ThreatModel(TestCheckpoints.Draft()), StringComparison.Ordinal);
