@@ -10,6 +10,7 @@ using HardPair.ML.Torch;
 using HardPair.ML.Training;
 using HardPair.Storage.Checkpoints;
 using HardPair.Storage.Data;
+using HardPair.TrainerSidecar.Pipeline;
 using TorchSharp;
 
 namespace HardPair.TrainerSidecar.Offline;
@@ -71,30 +72,28 @@ internal static class TrainCommand
         var trainSubset = line.Int("train-subset", int.MaxValue, 1, int.MaxValue);
         var (robustSubset, cleanSubset) = OfflineCommands.TestSubsets(line);
         var attacks = OfflineCommands.Attacks(line);
-        var data = OfflineCommands.Data(line);
+        var dataOptions = OfflineCommands.Data(line);
         var signing = Signing(line.Optional("signing-key-file"));
-        var partners = OfflineCommands.FixedPartners(line.Optional("partners"), DatasetCatalog.ClassNames(data.Dataset).Count);
+        var partners = OfflineCommands.FixedPartners(line.Optional("partners"), DatasetCatalog.ClassNames(dataOptions.Dataset).Count);
         var split = OfflineCommands.Split(line);
         var snapshotFolder = line.Optional("snapshots");
         var snapshotEvery = line.Int("snapshot-every", 100, 1, int.MaxValue);
         OfflineCommands.StartTorch(line);
         line.RejectUnknown(0);
 
-        var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(data, DatasetSplit.Train));
-        var measured = OfflineCommands.Measured(split, validation, data);
-        var train = trainPart.Subset(trainSubset, objectiveOptions.Seed);
+        var data = RetrainingPipeline.AssembleData(dataOptions, trainSubset, objectiveOptions.Seed);
+        var train = data.Train;
+        var measured = OfflineCommands.Measured(split, data.Validation, dataOptions);
         var test = measured.Take(cleanSubset);
-        var spec = ModelRegistry.Get(architecture);
-        if (spec.InputShape != train.Shape)
+        if (ModelRegistry.Get(architecture).InputShape != train.Shape)
         {
-            throw new UsageException($"--architecture {architecture} takes {spec.InputShape} images, but {data.Dataset} has {train.Shape}");
+            throw new UsageException($"--architecture {architecture} takes {ModelRegistry.Get(architecture).InputShape} images, but {dataOptions.Dataset} has {train.Shape}");
         }
 
         var device = TorchRuntime.Device;
         progress.Report($"training {architecture} ({head.ToString().ToLowerInvariant()} head) with {method} on {train.Count} images for {epochs} epoch(s) on {device}");
         torch.manual_seed(objectiveOptions.Seed);
-        using var model = ModelRegistry.Create(architecture, train.ClassNames.Count, head);
-        model.to(device);
+        using var model = RetrainingPipeline.Candidate(parent: null, data, head, device, architecture);
         var stepsPerEpoch = (train.Count + training.BatchSize - 1) / training.BatchSize;
         var hyperParameters = new Dictionary<string, double>(objectiveOptions.ToDictionary(method), StringComparer.Ordinal)
         {
@@ -130,27 +129,20 @@ internal static class TrainCommand
         progress.Report($"evaluating: clean on {test.Count} {split} images, attacks on the first {Math.Min(robustSubset, test.Count)}: {string.Join(", ", attacks)}");
         var report = ModelEvaluator.Evaluate(
             model,
-            new EvaluationPlan { Test = test, RobustExamples = robustSubset, Validation = validation, Attacks = attacks, Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
+            new EvaluationPlan { Test = test, RobustExamples = robustSubset, Validation = data.Validation, Attacks = attacks, Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
             device,
             progress,
             cancellationToken);
 
         cancellationToken.ThrowIfCancellationRequested();
-        var draft = new CheckpointManifest
-        {
-            Architecture = architecture,
-            Head = head.ToString().ToLowerInvariant(),
-            InputShape = [spec.InputShape.Channels, spec.InputShape.Height, spec.InputShape.Width],
-            ClassNames = [.. train.ClassNames],
-            Training = new TrainingRecord { Method = method, HyperParameters = hyperParameters, Epochs = epochs, Seed = objectiveOptions.Seed, Device = device.ToString() },
-            Dataset = new DatasetRecord { Name = train.Name, TrainExamples = train.Count },
-            Metrics = new MetricsRecord(),
-            PairHardness = [],
-        };
+        var record = new CandidateRecord(
+            ParentVersion: null,
+            architecture,
+            head,
+            new TrainingRecord { Method = method, HyperParameters = hyperParameters, Epochs = epochs, Seed = objectiveOptions.Seed, Device = device.ToString() });
         var store = new CheckpointStore(storePath, TimeProvider.System, signing);
-        var published = store.Publish(model, report.ApplyTo(draft));
-        var folder = Path.Combine(store.Root, published.Version);
-        CheckpointReader.Verify(folder, published.Version, signing);
+        var published = RetrainingPipeline.Publish(store, model, RetrainingPipeline.Manifest(record, data, report));
+        var folder = store.FolderOf(published.Version);
         progress.Report($"published and verified {folder}");
         if (snapshots is not null)
         {

@@ -1,4 +1,5 @@
 using System.ComponentModel.DataAnnotations;
+using System.Globalization;
 using HardPair.ML.Attacks;
 using HardPair.ML.Objectives;
 using HardPair.ML.Recipes;
@@ -39,7 +40,6 @@ public sealed class TrainerOptions : IValidatableObject
     public string Method { get; set; } = ServingMethod;
 
     /// <summary>Epochs over the cycle's training subset.</summary>
-    [Range(0.01, 1000)]
     public double Epochs { get; set; } = 1;
 
     /// <summary>Base training images per cycle (seeded subset of the training part).</summary>
@@ -47,21 +47,17 @@ public sealed class TrainerOptions : IValidatableObject
     public int TrainSubset { get; set; } = 12_000;
 
     /// <summary>Fine-tuning starts from trained weights: a smaller rate than from scratch.</summary>
-    [Range(1e-6, 10)]
     public double LearningRate { get; set; } = 0.01;
 
     /// <summary>Peak learning rate when there is no serving checkpoint to start from (the searched recipe's).</summary>
-    [Range(1e-6, 10)]
     public double ScratchLearningRate { get; set; } = HyperParameters.SearchedLearningRate;
 
-    [Range(1, 4096)]
-    public int BatchSize { get; set; } = 128;
+    public int BatchSize { get; set; } = HyperParameters.DefaultBatchSize;
 
-    [Range(1, 1000)]
-    public int AttackSteps { get; set; } = 10;
+    /// <summary>The training attack's steps: the sidecar's budget, not inherited from the serving checkpoint.</summary>
+    public int AttackSteps { get; set; } = HyperParameters.DefaultAttackSteps;
 
-    [Range(0.0, 1.0)]
-    public double Epsilon { get; set; } = 0.1;
+    public double Epsilon { get; set; } = HyperParameters.DefaultEpsilon;
 
     public int Seed { get; set; } = 1;
 
@@ -83,15 +79,34 @@ public sealed class TrainerOptions : IValidatableObject
     [Required]
     public GateOptions Gate { get; set; } = new();
 
-    /// <summary>Data annotations do not descend into <see cref="Gate"/> on their own.</summary>
+    /// <summary>
+    /// The training settings against the hyper-parameter catalog's ranges (the one place for
+    /// them: a run's own values, <c>train</c>'s flags and these settings are held to the same),
+    /// the method, and <see cref="Gate"/>, which data annotations do not descend into on their own.
+    /// </summary>
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
         var results = new List<ValidationResult>();
         Validator.TryValidateObject(Gate, new ValidationContext(Gate), results, validateAllProperties: true);
-        var gate = results.Select(r => new ValidationResult($"Trainer:Gate: {r.ErrorMessage}", [.. r.MemberNames.Select(m => $"{nameof(Gate)}.{m}")]));
-        return Method == ServingMethod || TrainingObjectives.Names.Contains(Method)
-            ? gate
-            : gate.Append(new ValidationResult($"Trainer:Method must be {ServingMethod} or one of {string.Join(", ", TrainingObjectives.Names)}, not '{Method}'.", [nameof(Method)]));
+        var errors = results.Select(r => new ValidationResult($"Trainer:Gate: {r.ErrorMessage}", [.. r.MemberNames.Select(m => $"{nameof(Gate)}.{m}")])).ToList();
+        (string Setting, HyperParameter Parameter, double Value)[] settings =
+        [
+            (nameof(Epochs), HyperParameters.Epochs, Epochs),
+            (nameof(LearningRate), HyperParameters.LearningRate, LearningRate),
+            (nameof(ScratchLearningRate), HyperParameters.LearningRate, ScratchLearningRate),
+            (nameof(BatchSize), HyperParameters.BatchSize, BatchSize),
+            (nameof(AttackSteps), HyperParameters.AttackSteps, AttackSteps),
+            (nameof(Epsilon), HyperParameters.Epsilon, Epsilon),
+        ];
+        errors.AddRange(settings
+            .Where(s => !s.Parameter.Accepts(s.Value))
+            .Select(s => new ValidationResult(string.Create(CultureInfo.InvariantCulture, $"Trainer:{s.Setting} must be {(s.Parameter.Integral ? "a whole number" : "a number")} from {s.Parameter.Min} to {s.Parameter.Max}, not {s.Value}."), [s.Setting])));
+        if (Method != ServingMethod && !TrainingObjectives.Names.Contains(Method))
+        {
+            errors.Add(new ValidationResult($"Trainer:Method must be {ServingMethod} or one of {string.Join(", ", TrainingObjectives.Names)}, not '{Method}'.", [nameof(Method)]));
+        }
+
+        return errors;
     }
 }
 

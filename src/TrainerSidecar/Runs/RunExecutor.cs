@@ -14,6 +14,7 @@ using HardPair.Storage.Data;
 using HardPair.TrainerSidecar.Feedback;
 using HardPair.TrainerSidecar.Gate;
 using HardPair.TrainerSidecar.Options;
+using HardPair.TrainerSidecar.Pipeline;
 using HardPair.TrainerSidecar.Publishing;
 using Microsoft.Extensions.Options;
 using TorchSharp;
@@ -76,83 +77,64 @@ public sealed partial class RunExecutor(
     private Run Execute(string id, Run run, CancellationToken cancellationToken)
     {
         var device = TorchRuntime.Device;
+
+        // Resolve the parent: the serving checkpoint, verified and loaded once for the whole run.
         var serving = checkpoints.Serving();
-        // A run without a method of its own continues the serving checkpoint's recipe: its method
-        // and its objective's hyper-parameters, unless the run overrides them.
-        var servingTraining = serving?.Manifest?.Training;
-        var inherited = run.Method == TrainerOptions.ServingMethod && servingTraining is not null && TrainingObjectives.Names.Contains(servingTraining.Method);
-        // With nothing serving: PGD-AT on a linear head, the best on the validation search
-        // (docs/RESULTS.md); a run that names another method gets the head that method is made for.
-        var method = run.Method != TrainerOptions.ServingMethod ? run.Method : inherited ? servingTraining!.Method : TrainingObjectives.PgdAt;
-        var head = serving?.Manifest?.Head is { } servingHead
-            ? System.Enum.Parse<ClassifierHeadKind>(servingHead, ignoreCase: true)
-            : method is TrainingObjectives.PgdAt or TrainingObjectives.Standard ? ClassifierHeadKind.Linear : ClassifierHeadKind.Cosine;
-        var objectiveOptions = ObjectiveOptionsFor(run, method, inherited ? servingTraining!.HyperParameters : null, head);
-        var training = TrainingOptionsFor(run, inherited ? servingTraining!.HyperParameters : null, serving is null, objectiveOptions.Seed);
+        using var parent = serving is null ? null : checkpoints.Load(serving.Version, device);
+        var recipe = RecipeFor(run, parent?.Manifest);
 
-        var (trainPart, validation) = EvaluationProtocol.HoldOut(DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Train));
+        // Assemble the data: a subset of the training part plus the feedback log.
         var dataSeed = DataSeed(run, options.Seed);
-        var data = trainPart.Subset(run.TrainExamples, dataSeed);
-        var feedbackCount = 0;
-        if (run.HyperParameters.GetValueOrDefault("excludeFeedback") == 0 && feedback.Count > 0)
-        {
-            var examples = feedback.Read("feedback", data.ClassNames);
-            feedbackCount = examples.Count;
-            data = data.Concat(examples, $"{data.Name}+feedback");
-        }
-
+        var withFeedback = run.HyperParameters.GetValueOrDefault("excludeFeedback") == 0 && feedback.Count > 0;
+        var data = RetrainingPipeline.AssembleData(dataOptions.Value, run.TrainExamples, dataSeed, withFeedback ? classes => feedback.Read("feedback", classes) : null);
         coordinator.Update(id, r =>
         {
             r.Phase = RunPhase.Training;
             r.StartedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
             r.Device = device.ToString();
-            r.ParentVersion = serving?.Version ?? "";
-            r.Method = method;
-            r.FeedbackExamples = feedbackCount;
-            r.HyperParameters["learningRate"] = training.LearningRate;
-            r.HyperParameters["epochs"] = training.Epochs;
-            r.HyperParameters["weightDecay"] = training.WeightDecay;
-            r.HyperParameters["schedule"] = (int)training.Schedule;
-            r.HyperParameters["ema"] = training.EmaDecay;
+            r.ParentVersion = parent?.Manifest.Version ?? "";
+            r.Method = recipe.Method;
+            r.FeedbackExamples = data.ExtraExamples;
+            r.HyperParameters["learningRate"] = recipe.Training.LearningRate;
+            r.HyperParameters["epochs"] = recipe.Training.Epochs;
+            r.HyperParameters["weightDecay"] = recipe.Training.WeightDecay;
+            r.HyperParameters["schedule"] = (int)recipe.Training.Schedule;
+            r.HyperParameters["ema"] = recipe.Training.EmaDecay;
             r.HyperParameters["dataSeed"] = dataSeed;
-            foreach (var (name, value) in objectiveOptions.ToDictionary(method))
+            foreach (var (name, value) in recipe.Objective.ToDictionary(recipe.Method))
             {
                 r.HyperParameters[name] = value;
             }
-        }, serving is null ? "training from scratch" : $"fine-tuning {serving.Version}");
+        }, parent is null ? "training from scratch" : $"fine-tuning {parent.Manifest.Version}");
 
-        using var servingModel = serving is null ? null : checkpoints.Load(serving.Version, device);
-        using var model = servingModel is null
-            ? ModelRegistry.Create(SmallCnn.ArchitectureName, data.ClassNames.Count, head)
-            : checkpoints.Load(serving!.Version, device).Model;
-        model.to(device);
-        var throttle = new DutyCycle(options.DutyCycle);
-        var progress = new Progress(this, id, throttle);
+        // Train: a copy of the parent's weights (or a fresh network), resumable from its snapshots.
+        using var model = RetrainingPipeline.Candidate(parent, data, recipe.Head, device);
         var outcome = AdversarialTrainer.Train(
             model,
-            TrainingObjectives.Create(method, objectiveOptions),
-            data,
-            training,
+            TrainingObjectives.Create(recipe.Method, recipe.Objective),
+            data.Train,
+            recipe.Training,
             device,
-            progress,
+            new Progress(this, id, new DutyCycle(options.DutyCycle)),
             cancellationToken,
             new TrainingSnapshotOptions(runStore.SnapshotFolder(id), options.SnapshotEvery));
         cancellationToken.ThrowIfCancellationRequested();
 
+        // Evaluate and gate: candidate and parent on the same held-out images, then the candidate on the test images.
         coordinator.Update(id, r => r.Phase = RunPhase.Evaluating, outcome.ResumedFromStep > 0 ? $"resumed at step {outcome.ResumedFromStep}; evaluating" : "evaluating");
-        var epsilon = servingModel?.Manifest.Training.HyperParameters.GetValueOrDefault("epsilon", objectiveOptions.Epsilon) ?? objectiveOptions.Epsilon;
-        var gateData = validation.Take(options.Gate.Examples);
+        var epsilon = parent?.Manifest.Training.HyperParameters.GetValueOrDefault("epsilon", recipe.Objective.Epsilon) ?? recipe.Objective.Epsilon;
+        var gateData = data.Validation.Take(options.Gate.Examples);
         var gateAttack = options.Gate.Attack;
-        var candidate = Measure(model, gateData, gateAttack, epsilon, objectiveOptions.Scale, device, cancellationToken);
+        var candidate = Measure(model, gateData, gateAttack, epsilon, recipe.Objective.Scale, device, cancellationToken);
         metrics.CandidateMeasured(candidate.RobustAccuracy);
-        var servingMeasured = servingModel is null
+        var parentMeasured = parent is null
             ? null
-            : Measure(servingModel.Model, gateData, gateAttack, epsilon, servingModel.Manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0), device, cancellationToken);
-        var decision = RobustnessGate.Decide(candidate, servingMeasured, serving?.Version, Finite(model), options.Gate);
+            : Measure(parent.Model, gateData, gateAttack, epsilon, parent.Manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0), device, cancellationToken);
+        var decision = RobustnessGate.Decide(candidate, parentMeasured, parent?.Manifest.Version, Finite(model), options.Gate);
         var test = DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Test).Take(options.Gate.TestExamples);
         var report = ModelEvaluator.Evaluate(
             model,
-            new EvaluationPlan { Test = test, Validation = validation, Attacks = [AttackCatalog.Clean, gateAttack], Epsilon = epsilon, LogitScale = objectiveOptions.Scale },
+            new EvaluationPlan { Test = test, Validation = data.Validation, Attacks = [AttackCatalog.Clean, gateAttack], Epsilon = epsilon, LogitScale = recipe.Objective.Scale },
             device,
             progress: null,
             cancellationToken);
@@ -179,32 +161,27 @@ public sealed partial class RunExecutor(
             return coordinator.Complete(id, RunPhase.Rejected, decision.Reason);
         }
 
+        // Write the manifest and publish (verified as it landed).
         coordinator.Update(id, r => r.Phase = RunPhase.Publishing, "publishing");
-        var spec = ModelRegistry.Get(SmallCnn.ArchitectureName);
-        var draft = new CheckpointManifest
-        {
-            ParentVersion = serving?.Version,
-            Architecture = servingModel?.Manifest.Architecture ?? SmallCnn.ArchitectureName,
-            Head = servingModel?.Manifest.Head ?? head.ToString().ToLowerInvariant(),
-            InputShape = [spec.InputShape.Channels, spec.InputShape.Height, spec.InputShape.Width],
-            ClassNames = [.. data.ClassNames],
-            Training = new TrainingRecord
+        var record = new CandidateRecord(
+            parent?.Manifest.Version,
+            parent?.Manifest.Architecture ?? NetworkCatalog.For(data.Train.Shape).Name,
+            recipe.Head,
+            new TrainingRecord
             {
-                Method = method,
+                Method = recipe.Method,
                 HyperParameters = new Dictionary<string, double>(coordinator.Get(id)!.HyperParameters, StringComparer.Ordinal),
-                Epochs = training.Epochs,
-                Seed = training.Seed,
+                Epochs = recipe.Training.Epochs,
+                Seed = recipe.Training.Seed,
                 Device = device.ToString(),
                 RunId = id,
-            },
-            Dataset = new DatasetRecord { Name = dataOptions.Value.Dataset, TrainExamples = data.Count - feedbackCount, FeedbackExamples = feedbackCount },
-            Metrics = new MetricsRecord(),
-            PairHardness = [],
-        };
-        var published = checkpoints.Publish(model, report.ApplyTo(draft));
+            });
+        var published = RetrainingPipeline.Publish(checkpoints, model, RetrainingPipeline.Manifest(record, data, report));
         metrics.Published();
         coordinator.Update(id, r => r.PublishedVersion = published.Version, $"published {published.Version}");
         LogPublished(logger, id, published.Version);
+
+        // Notify the inference service (which also watches the store).
         try
         {
             notifier.Notify(published.Version, cancellationToken);
@@ -217,6 +194,25 @@ public sealed partial class RunExecutor(
         }
 
         return coordinator.Complete(id, RunPhase.Published, $"published {published.Version}");
+    }
+
+    /// <summary>
+    /// The run's recipe. A run without a method of its own continues the parent's: its method and
+    /// its objective's and optimizer's settings, unless the run overrides them. With no parent:
+    /// PGD-AT on a linear head, the best on the validation search (docs/RESULTS.md); a run that
+    /// names another method gets the head that method is made for. A parent's head is kept.
+    /// </summary>
+    private RunRecipe RecipeFor(Run run, CheckpointManifest? parent)
+    {
+        var parentTraining = parent?.Training;
+        var inherited = run.Method == TrainerOptions.ServingMethod && parentTraining is not null && TrainingObjectives.Names.Contains(parentTraining.Method);
+        var method = run.Method != TrainerOptions.ServingMethod ? run.Method : inherited ? parentTraining!.Method : TrainingObjectives.PgdAt;
+        var head = parent?.Head is { } parentHead
+            ? System.Enum.Parse<ClassifierHeadKind>(parentHead, ignoreCase: true)
+            : method is TrainingObjectives.PgdAt or TrainingObjectives.Standard ? ClassifierHeadKind.Linear : ClassifierHeadKind.Cosine;
+        var own = inherited ? parentTraining!.HyperParameters : null;
+        var objective = ObjectiveOptionsFor(run, method, own, head);
+        return new RunRecipe(method, head, objective, TrainingOptionsFor(run, own, parent is null, objective.Seed));
     }
 
     /// <summary>
@@ -296,30 +292,6 @@ public sealed partial class RunExecutor(
         return new GateMeasurement(clean.Accuracy, robust.Accuracy);
     }
 
-    /// <summary>A fresh network of the checkpoint's architecture and classes holding a copy of its weights (buffers included), on the CPU: the bytes already verified, not read or hashed again.</summary>
-    private static nn.Module<Tensor, Tensor> CopyOf(LoadedCheckpoint serving, ClassifierHeadKind head)
-    {
-        byte[] weights;
-        using (var buffer = new MemoryStream())
-        {
-            serving.Model.save(buffer);
-            weights = buffer.ToArray();
-        }
-
-        var copy = ModelRegistry.Create(serving.Manifest.Architecture, serving.Manifest.ClassNames.Length, head);
-        try
-        {
-            using var stream = new MemoryStream(weights, writable: false);
-            copy.load(stream, strict: true);
-            return copy;
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
-    }
-
     private static bool Finite(nn.Module<Tensor, Tensor> model)
     {
         using var scope = torch.NewDisposeScope();
@@ -362,6 +334,8 @@ public sealed partial class RunExecutor(
             clock.Restart();
         }
     }
+
+    private sealed record RunRecipe(string Method, ClassifierHeadKind Head, ObjectiveOptions Objective, TrainingOptions Training);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Run {RunId} failed")]
     private static partial void LogRunFailed(ILogger logger, Exception exception, string runId);

@@ -173,6 +173,9 @@ public sealed class TrainerServiceTests : IDisposable
         var named = await client.StartRunAsync(new StartRunRequest { Method = "spat", Reason = "test: named", HyperParameters = { ["epochs"] = 0.1 } }, cancellationToken: TestContext.Current);
         var own = await client.WaitAsync(named.RunId, TimeSpan.FromMinutes(2));
 
+        // Both fine-tuned to the end (the gate may take or refuse what they made).
+        Assert.True(continued.Phase is RunPhase.Published or RunPhase.Rejected, $"the cycle ended {continued.Phase}: {continued.Error}");
+        Assert.True(own.Phase is RunPhase.Published or RunPhase.Rejected, $"the named run ended {own.Phase}: {own.Error}");
         Assert.Equal("serving", cycle.Method);
         Assert.Equal("pgd-at", continued.Method);
         Assert.Equal(2, continued.HyperParameters["scale"]);
