@@ -8,17 +8,25 @@ using Microsoft.Extensions.Options;
 namespace HardPair.TrainerSidecar.Runs;
 
 /// <summary>
-/// The runs' single source of truth: the queue (operator runs before the next scheduled cycle,
-/// one run at a time), each run's state and durable phase changes; watchers hear of each change
-/// through <see cref="RunEvents"/>.
+/// The runs' single source of truth: the queue (<see cref="RunQueue"/>: operator runs before the
+/// next scheduled cycle, one run at a time), each run's state and its durable changes
+/// (<see cref="RunStore"/>); watchers hear of each change through <see cref="RunEvents"/>.
 /// </summary>
+/// <remarks>
+/// Two locks. <c>writes</c> orders the changes: a change is built on a copy of the run, made
+/// durable, and only then replaces the run in memory and is announced — so a reader or watcher
+/// never sees a state a restart could lose. <c>gate</c> guards the in-memory state and is held only
+/// for in-memory work, never across a disk write, so that reading runs (the control API's
+/// GetRun, ListRuns, WatchRun) does not wait for an fsync on a slow shared volume. Lock order:
+/// <c>writes</c>, then <c>gate</c>; never <c>writes</c> while holding <c>gate</c>.
+/// </remarks>
 public sealed partial class RunCoordinator
 {
+    private readonly Lock writes = new();
     private readonly Lock gate = new();
     private readonly Dictionary<string, Run> runs = new(StringComparer.Ordinal);
-    private readonly LinkedList<string> queue = new();
+    private readonly RunQueue queue = new();
     private readonly RunEvents events;
-    private readonly SemaphoreSlim queued = new(0);
     private readonly RunStore store;
     private readonly CheckpointStore checkpoints;
     private readonly TimeProvider time;
@@ -57,20 +65,30 @@ public sealed partial class RunCoordinator
     public Run Start(StartRunRequest request, RunTrigger trigger)
     {
         ArgumentNullException.ThrowIfNull(request);
-        lock (gate)
+        lock (writes)
         {
-            if (request.RequestId.Length > 0 && runs.Values.FirstOrDefault(r => r.RequestId == request.RequestId) is { } existing)
+            lock (gate)
             {
-                return existing.Clone();
+                if (request.RequestId.Length > 0 && runs.Values.FirstOrDefault(r => r.RequestId == request.RequestId) is { } existing)
+                {
+                    return existing.Clone();
+                }
             }
 
+            // Durable before anyone can see it: a retry with the same request id waits on writes.
             var run = NewRun(request, trigger, options, time);
             store.Save(run);
-            runs[run.RunId] = run;
-            Enqueue(run);
-            Trim();
+            List<string> trimmed;
+            lock (gate)
+            {
+                runs[run.RunId] = run.Clone();
+                queue.Enqueue(run.RunId, run.Trigger);
+                trimmed = Trim();
+            }
+
+            DeleteStored(trimmed);
             events.Announce(run, "queued");
-            return run.Clone();
+            return run;
         }
     }
 
@@ -94,12 +112,12 @@ public sealed partial class RunCoordinator
         run.HyperParameters.Add(request.HyperParameters);
         if (request.Data is { ExcludeFeedback: true })
         {
-            run.HyperParameters["excludeFeedback"] = 1;
+            run.HyperParameters[RunSettings.ExcludeFeedback] = 1;
         }
 
         if (request.Data?.Seed is > 0)
         {
-            run.HyperParameters["seed"] = request.Data.Seed;
+            run.HyperParameters[RunSettings.Seed] = request.Data.Seed;
         }
 
         return run;
@@ -111,24 +129,34 @@ public sealed partial class RunCoordinator
     /// </summary>
     public void TakeUpRequests()
     {
-        lock (gate)
+        lock (writes)
         {
-            var added = false;
-            foreach (var id in store.Ids().Where(id => !runs.ContainsKey(id)).ToList())
+            // Under writes, so that no run this sidecar is starting is mistaken for a follower's.
+            var ids = store.Ids().ToList();
+            List<string> unknown;
+            lock (gate)
             {
-                // Only queued ones: the rest of the folder was read when this term began (Reload).
-                if (store.Load(id) is { Phase: RunPhase.Queued } run)
-                {
-                    runs[id] = run;
-                    Enqueue(run);
-                    added = true;
-                    LogTakenUp(logger, id);
-                }
+                unknown = [.. ids.Where(id => !runs.ContainsKey(id))];
             }
 
-            if (added)
+            // Only queued ones: the rest of the folder was read when this term began (Reload).
+            var requested = unknown.Select(store.Load).OfType<Run>().Where(r => r.Phase == RunPhase.Queued).ToList();
+            if (requested.Count > 0)
             {
-                Trim();
+                List<string> trimmed;
+                lock (gate)
+                {
+                    foreach (var run in requested)
+                    {
+                        runs[run.RunId] = run;
+                        queue.Enqueue(run.RunId, run.Trigger);
+                        LogTakenUp(logger, run.RunId);
+                    }
+
+                    trimmed = Trim();
+                }
+
+                DeleteStored(trimmed);
             }
         }
 
@@ -160,87 +188,86 @@ public sealed partial class RunCoordinator
     {
         lock (gate)
         {
-            return [.. queue.Select(id => runs[id].Clone())];
+            return [.. queue.Ids.Select(id => runs[id].Clone())];
         }
     }
 
     /// <summary>Cancels a queued run at once, a running one within a step; a finished run is returned unchanged.</summary>
     public Run? Cancel(string runId, string reason)
     {
-        lock (gate)
+        lock (writes)
         {
-            if (!runs.TryGetValue(runId, out var run))
+            bool wasQueued;
+            lock (gate)
             {
-                return null;
+                if (!runs.TryGetValue(runId, out var run))
+                {
+                    return null;
+                }
+
+                wasQueued = queue.Remove(runId);
+                if (!wasQueued && currentRunId == runId)
+                {
+                    cancelReason = reason;
+                    currentCancellation?.Cancel();
+                }
+
+                if (!wasQueued)
+                {
+                    return run.Clone();
+                }
             }
 
-            if (queue.Remove(runId))
-            {
-                Finish(run, RunPhase.Cancelled, reason);
-            }
-            else if (currentRunId == runId)
-            {
-                cancelReason = reason;
-                currentCancellation?.Cancel();
-            }
-
-            return run.Clone();
+            return Write(runId, r => MarkFinished(r, RunPhase.Cancelled, reason), reason, persist: true, finished: true);
         }
     }
 
     /// <summary>Forgets what is in memory and reads the runs again from the (shared) state folder, as after a restart.</summary>
     public void Reload()
     {
-        lock (gate)
+        lock (writes)
         {
-            runs.Clear();
-            queue.Clear();
-            while (queued.Wait(0))
+            lock (gate)
             {
+                runs.Clear();
+                queue.Clear();
+                Recover();
             }
-
-            Recover();
         }
     }
 
     /// <summary>Waits for the next queued run and makes it current; the token stops it (CancelRun or shutdown).</summary>
     public async Task<(Run Run, CancellationToken Cancellation)?> TakeNextAsync(TimeSpan wait, CancellationToken stopping)
     {
-        if (!await queued.WaitAsync(wait, stopping))
+        if (!await queue.WaitAsync(wait, stopping))
         {
             return null;
         }
 
         lock (gate)
         {
-            if (queue.First is not { } first)
+            if (queue.TakeNext() is not { } next)
             {
                 return null;
             }
 
-            queue.RemoveFirst();
-            var run = runs[first.Value];
+            var run = runs[next];
             currentRunId = run.RunId;
             currentCancellation = CancellationTokenSource.CreateLinkedTokenSource(stopping);
             return (run.Clone(), currentCancellation.Token);
         }
     }
 
-    /// <summary>Applies a change to a run; phase changes are made durable before watchers hear of them.</summary>
+    /// <summary>
+    /// Applies a change to a run: with <paramref name="persist"/> (phase changes) it is durable
+    /// before readers see it or watchers hear of it; without (progress steps), in memory only.
+    /// </summary>
     public Run Update(string runId, Action<Run> change, string message = "", bool persist = true, double examplesPerSecond = 0)
     {
         ArgumentNullException.ThrowIfNull(change);
-        lock (gate)
+        lock (writes)
         {
-            var run = runs[runId];
-            change(run);
-            if (persist)
-            {
-                store.Save(run);
-            }
-
-            events.Announce(run, message, examplesPerSecond);
-            return run.Clone();
+            return Write(runId, change, message, persist, finished: false, examplesPerSecond: examplesPerSecond);
         }
     }
 
@@ -250,37 +277,47 @@ public sealed partial class RunCoordinator
     /// </summary>
     public void Stopped(string runId)
     {
-        lock (gate)
+        lock (writes)
         {
-            if (cancelReason is { } reason && currentRunId == runId)
+            string? reason;
+            lock (gate)
             {
-                Complete(runId, RunPhase.Cancelled, reason);
+                if (currentRunId != runId)
+                {
+                    return;
+                }
+
+                reason = cancelReason;
+                if (reason is null)
+                {
+                    ClearCurrent();
+                    return;
+                }
             }
-            else if (currentRunId == runId)
-            {
-                ClearCurrent();
-            }
+
+            Complete(runId, RunPhase.Cancelled, reason);
         }
     }
 
     /// <summary>Ends the current run in a terminal phase.</summary>
     public Run Complete(string runId, RunPhase phase, string message)
     {
-        lock (gate)
+        lock (writes)
         {
-            var run = runs[runId];
             // Durable first, then tidy up, then tell watchers: whoever hears "finished" sees no
             // current run and no snapshots left, and a crash in between never revives the run.
-            Finish(run, phase, message, beforeAnnouncing: () =>
+            return Write(runId, r => MarkFinished(r, phase, message), message, persist: true, finished: true, tidy: () =>
             {
-                if (currentRunId == runId)
+                lock (gate)
                 {
-                    ClearCurrent();
+                    if (currentRunId == runId)
+                    {
+                        ClearCurrent();
+                    }
                 }
 
                 store.DeleteSnapshots(runId);
             });
-            return run.Clone();
         }
     }
 
@@ -288,15 +325,18 @@ public sealed partial class RunCoordinator
     public async IAsyncEnumerable<RunEvent> WatchAsync(string runId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         RunEvents.Subscription subscription;
-        lock (gate)
+        // Under writes: no change can be announced between the state read and the subscription.
+        lock (writes)
         {
-            if (!runs.TryGetValue(runId, out var run))
+            lock (gate)
             {
-                yield break;
-            }
+                if (!runs.TryGetValue(runId, out var run))
+                {
+                    yield break;
+                }
 
-            // Under the lock: no change can land between the state read and the subscription.
-            subscription = events.Subscribe(run);
+                subscription = events.Subscribe(run);
+            }
         }
 
         using (subscription)
@@ -306,29 +346,6 @@ public sealed partial class RunCoordinator
                 yield return item;
             }
         }
-    }
-
-    /// <summary>Operator runs go before scheduled cycles but after earlier operator runs.</summary>
-    private void Enqueue(Run run)
-    {
-        if (run.Trigger == RunTrigger.Operator)
-        {
-            var after = queue.Reverse().Select(id => runs[id]).FirstOrDefault(r => r.Trigger == RunTrigger.Operator);
-            if (after is null)
-            {
-                queue.AddFirst(run.RunId);
-            }
-            else
-            {
-                queue.AddAfter(queue.Find(after.RunId)!, run.RunId);
-            }
-        }
-        else
-        {
-            queue.AddLast(run.RunId);
-        }
-
-        queued.Release();
     }
 
     private void ClearCurrent()
@@ -342,7 +359,41 @@ public sealed partial class RunCoordinator
     public static bool IsTerminal(RunPhase phase) =>
         phase is RunPhase.Published or RunPhase.Rejected or RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted;
 
-    private void Finish(Run run, RunPhase phase, string message, Action? beforeAnnouncing = null)
+    /// <summary>
+    /// One change, the caller holding <c>writes</c>: built on a copy of the run, made durable
+    /// (<paramref name="persist"/>), then the run in memory, then <paramref name="tidy"/>, then
+    /// announced (and the watchers' streams ended when <paramref name="finished"/>).
+    /// </summary>
+    private Run Write(string runId, Action<Run> change, string message, bool persist, bool finished, double examplesPerSecond = 0, Action? tidy = null)
+    {
+        Run next;
+        lock (gate)
+        {
+            next = runs[runId].Clone();
+        }
+
+        change(next);
+        if (persist)
+        {
+            store.Save(next);
+        }
+
+        lock (gate)
+        {
+            runs[runId] = next;
+        }
+
+        tidy?.Invoke();
+        events.Announce(next, message, examplesPerSecond);
+        if (finished)
+        {
+            events.Finish(runId);
+        }
+
+        return next.Clone();
+    }
+
+    private void MarkFinished(Run run, RunPhase phase, string message)
     {
         run.Phase = phase;
         run.FinishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
@@ -350,9 +401,13 @@ public sealed partial class RunCoordinator
         {
             run.Error = message;
         }
+    }
 
+    /// <summary>Recovery's end of a run (under both locks, before anyone watches).</summary>
+    private void Finish(Run run, RunPhase phase, string message)
+    {
+        MarkFinished(run, phase, message);
         store.Save(run);
-        beforeAnnouncing?.Invoke();
         events.Announce(run, message);
         events.Finish(run.RunId);
     }
@@ -371,7 +426,7 @@ public sealed partial class RunCoordinator
             LogUnreadableRun(logger, problem);
         }
 
-        var resumed = new List<string>();
+        var resumed = new List<Run>();
         foreach (var run in stored)
         {
             runs[run.RunId] = run;
@@ -382,7 +437,7 @@ public sealed partial class RunCoordinator
 
             if (run.Phase == RunPhase.Queued)
             {
-                queue.AddLast(run.RunId);
+                queue.Append(run.RunId, run.Trigger);
                 continue;
             }
 
@@ -398,7 +453,7 @@ public sealed partial class RunCoordinator
                 run.Phase = RunPhase.Queued;
                 run.Resumes++;
                 store.Save(run);
-                resumed.Add(run.RunId);
+                resumed.Add(run);
                 LogResuming(logger, run.RunId, run.Step);
             }
             else
@@ -408,27 +463,23 @@ public sealed partial class RunCoordinator
             }
         }
 
-        // Resumed runs go first: they were already running.
-        foreach (var id in Enumerable.Reverse(resumed))
+        // Resumed runs go first, in the order read: they were already running.
+        foreach (var run in Enumerable.Reverse(resumed))
         {
-            queue.AddFirst(id);
-        }
-
-        for (var i = 0; i < queue.Count; i++)
-        {
-            queued.Release();
+            queue.Resume(run.RunId, run.Trigger);
         }
     }
 
-    private void Trim()
+    /// <summary>Forgets the oldest finished runs past the history's size (under <c>gate</c>); their files are the caller's to delete, outside it.</summary>
+    private List<string> Trim()
     {
         var finished = runs.Values.Where(r => IsTerminal(r.Phase)).OrderBy(r => r.CreatedAt?.ToDateTimeOffset()).ToList();
-        foreach (var old in finished.Take(Math.Max(0, runs.Count - options.RunHistory)))
-        {
-            runs.Remove(old.RunId);
-            store.Delete(old.RunId);
-        }
+        var trimmed = finished.Take(Math.Max(0, runs.Count - options.RunHistory)).Select(r => r.RunId).ToList();
+        trimmed.ForEach(id => runs.Remove(id));
+        return trimmed;
     }
+
+    private void DeleteStored(List<string> runIds) => runIds.ForEach(store.Delete);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Run {RunId}, queued through another replica, joins the queue")]
     private static partial void LogTakenUp(ILogger logger, string runId);

@@ -6,8 +6,9 @@ namespace HardPair.TrainerSidecar.Runs;
 /// <summary>
 /// Live events of runs for their watchers: one bounded channel per watcher (a slow watcher loses
 /// the oldest events beyond 64, never blocks the run), completed when the run finishes. The
-/// coordinator calls it under its own lock around each state change, so that a watcher that
-/// subscribes with the current state misses nothing after it.
+/// coordinator announces each change, and subscribes each watcher, under its write lock, so
+/// that a watcher that subscribes with the current state misses nothing after it, and hears a
+/// run's changes in the order they were made.
 /// </summary>
 public sealed class RunEvents
 {

@@ -85,7 +85,7 @@ public sealed partial class RunExecutor(
 
         // Assemble the data: a subset of the training part plus the feedback log.
         var dataSeed = DataSeed(run, options.Seed);
-        var withFeedback = run.HyperParameters.GetValueOrDefault("excludeFeedback") == 0 && feedback.Count > 0;
+        var withFeedback = run.HyperParameters.GetValueOrDefault(RunSettings.ExcludeFeedback) == 0 && feedback.Count > 0;
         var data = RetrainingPipeline.AssembleData(dataOptions.Value, run.TrainExamples, dataSeed, withFeedback ? classes => feedback.Read("feedback", classes) : null);
         coordinator.Update(id, r =>
         {
@@ -95,12 +95,12 @@ public sealed partial class RunExecutor(
             r.ParentVersion = parent?.Manifest.Version ?? "";
             r.Method = recipe.Method;
             r.FeedbackExamples = data.ExtraExamples;
-            r.HyperParameters["learningRate"] = recipe.Training.LearningRate;
-            r.HyperParameters["epochs"] = recipe.Training.Epochs;
-            r.HyperParameters["weightDecay"] = recipe.Training.WeightDecay;
-            r.HyperParameters["schedule"] = (int)recipe.Training.Schedule;
-            r.HyperParameters["ema"] = recipe.Training.EmaDecay;
-            r.HyperParameters["dataSeed"] = dataSeed;
+            r.HyperParameters[HyperParameters.LearningRate.Name] = recipe.Training.LearningRate;
+            r.HyperParameters[HyperParameters.Epochs.Name] = recipe.Training.Epochs;
+            r.HyperParameters[HyperParameters.WeightDecay.Name] = recipe.Training.WeightDecay;
+            r.HyperParameters[HyperParameters.Schedule.Name] = (int)recipe.Training.Schedule;
+            r.HyperParameters[HyperParameters.Ema.Name] = recipe.Training.EmaDecay;
+            r.HyperParameters[HyperParameters.DataSeed.Name] = dataSeed;
             foreach (var (name, value) in recipe.Objective.ToDictionary(recipe.Method))
             {
                 r.HyperParameters[name] = value;
@@ -122,14 +122,14 @@ public sealed partial class RunExecutor(
 
         // Evaluate and gate: candidate and parent on the same held-out images, then the candidate on the test images.
         coordinator.Update(id, r => r.Phase = RunPhase.Evaluating, outcome.ResumedFromStep > 0 ? $"resumed at step {outcome.ResumedFromStep}; evaluating" : "evaluating");
-        var epsilon = parent?.Manifest.Training.HyperParameters.GetValueOrDefault("epsilon", recipe.Objective.Epsilon) ?? recipe.Objective.Epsilon;
+        var epsilon = parent?.Manifest.Training.HyperParameters.GetValueOrDefault(HyperParameters.Epsilon.Name, recipe.Objective.Epsilon) ?? recipe.Objective.Epsilon;
         var gateData = data.Validation.Take(options.Gate.Examples);
         var gateAttack = options.Gate.Attack;
         var candidate = Measure(model, gateData, gateAttack, epsilon, recipe.Objective.Scale, device, cancellationToken);
         metrics.CandidateMeasured(candidate.RobustAccuracy);
         var parentMeasured = parent is null
             ? null
-            : Measure(parent.Model, gateData, gateAttack, epsilon, parent.Manifest.Training.HyperParameters.GetValueOrDefault("scale", 1.0), device, cancellationToken);
+            : Measure(parent.Model, gateData, gateAttack, epsilon, parent.Manifest.Training.HyperParameters.GetValueOrDefault(HyperParameters.Scale.Name, 1.0), device, cancellationToken);
         var decision = RobustnessGate.Decide(candidate, parentMeasured, parent?.Manifest.Version, Finite(model), options.Gate);
         var test = DatasetCatalog.Load(dataOptions.Value, DatasetSplit.Test).Take(options.Gate.TestExamples);
         var report = ModelEvaluator.Evaluate(
@@ -222,7 +222,7 @@ public sealed partial class RunExecutor(
     /// </summary>
     internal static int DataSeed(Run run, int seed)
     {
-        if (run.HyperParameters.TryGetValue("dataSeed", out var own) || run.HyperParameters.TryGetValue("seed", out own))
+        if (run.HyperParameters.TryGetValue(HyperParameters.DataSeed.Name, out var own) || run.HyperParameters.TryGetValue(RunSettings.Seed, out own))
         {
             return (int)own;
         }
@@ -243,22 +243,22 @@ public sealed partial class RunExecutor(
         var defaults = ObjectiveOptions.DefaultsFor(method, head);
         double Value(string name, double fallback) =>
             p.TryGetValue(name, out var own) ? own : serving is not null && serving.TryGetValue(name, out var inherited) ? inherited : fallback;
-        var epsilon = Value("epsilon", options.Epsilon);
-        var steps = (int)p.GetValueOrDefault("attackSteps", options.AttackSteps);
+        var epsilon = Value(HyperParameters.Epsilon.Name, options.Epsilon);
+        var steps = (int)p.GetValueOrDefault(HyperParameters.AttackSteps.Name, options.AttackSteps);
         return new ObjectiveOptions
         {
             Epsilon = epsilon,
             AttackSteps = steps,
-            AttackStepSize = p.GetValueOrDefault("attackStepSize", 2 * epsilon / steps),
-            Beta = Value("beta", defaults.Beta),
-            Scale = Value("scale", defaults.Scale),
-            Margin = Value("margin", defaults.Margin),
-            ConsistencyWeight = Value("consistencyWeight", defaults.ConsistencyWeight),
-            DetachWeights = Value("detachWeights", defaults.DetachWeights ? 1 : 0) != 0,
-            ClampWeights = Value("clampWeights", defaults.ClampWeights ? 1 : 0) != 0,
-            PartnerMargin = Value("partnerMargin", defaults.PartnerMargin),
-            PartnerAttackShare = Value("partnerAttackShare", defaults.PartnerAttackShare),
-            Seed = (int)p.GetValueOrDefault("seed", options.Seed),
+            AttackStepSize = p.GetValueOrDefault(HyperParameters.AttackStepSize.Name, 2 * epsilon / steps),
+            Beta = Value(HyperParameters.Beta.Name, defaults.Beta),
+            Scale = Value(HyperParameters.Scale.Name, defaults.Scale),
+            Margin = Value(HyperParameters.Margin.Name, defaults.Margin),
+            ConsistencyWeight = Value(HyperParameters.ConsistencyWeight.Name, defaults.ConsistencyWeight),
+            DetachWeights = Value(HyperParameters.DetachWeights.Name, defaults.DetachWeights ? 1 : 0) != 0,
+            ClampWeights = Value(HyperParameters.ClampWeights.Name, defaults.ClampWeights ? 1 : 0) != 0,
+            PartnerMargin = Value(HyperParameters.PartnerMargin.Name, defaults.PartnerMargin),
+            PartnerAttackShare = Value(HyperParameters.PartnerAttackShare.Name, defaults.PartnerAttackShare),
+            Seed = (int)p.GetValueOrDefault(RunSettings.Seed, options.Seed),
         };
     }
 
@@ -275,12 +275,12 @@ public sealed partial class RunExecutor(
             p.TryGetValue(name, out var own) ? own : serving is not null && serving.TryGetValue(name, out var inherited) ? inherited : fallback;
         return new TrainingOptions
         {
-            Epochs = p.GetValueOrDefault("epochs", options.Epochs),
-            LearningRate = p.GetValueOrDefault("learningRate", fromScratch ? options.ScratchLearningRate : options.LearningRate),
-            BatchSize = (int)p.GetValueOrDefault("batchSize", options.BatchSize),
-            WeightDecay = Value("weightDecay", HyperParameters.SearchedWeightDecay),
-            Schedule = (LearningRateSchedule)(int)Value("schedule", (int)LearningRateSchedule.OneCycle),
-            EmaDecay = Value("ema", HyperParameters.SearchedEmaDecay),
+            Epochs = p.GetValueOrDefault(HyperParameters.Epochs.Name, options.Epochs),
+            LearningRate = p.GetValueOrDefault(HyperParameters.LearningRate.Name, fromScratch ? options.ScratchLearningRate : options.LearningRate),
+            BatchSize = (int)p.GetValueOrDefault(HyperParameters.BatchSize.Name, options.BatchSize),
+            WeightDecay = Value(HyperParameters.WeightDecay.Name, HyperParameters.SearchedWeightDecay),
+            Schedule = (LearningRateSchedule)(int)Value(HyperParameters.Schedule.Name, (int)LearningRateSchedule.OneCycle),
+            EmaDecay = Value(HyperParameters.Ema.Name, HyperParameters.SearchedEmaDecay),
             Seed = seed,
         };
     }

@@ -66,6 +66,69 @@ public sealed class RunCoordinatorTests : IDisposable
         Assert.True(File.Exists(inFlight));
     }
 
+    [Fact]
+    public async Task Update_WhileAChangeIsBeingWritten_ReadersNeitherWaitForItNorSeeIt()
+    {
+        var coordinator = Create();
+        var run = coordinator.Start(new StartRunRequest { Reason = "slow write" }, RunTrigger.Operator);
+        using var entered = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var writing = Task.Run(
+            () => coordinator.Update(run.RunId, r =>
+            {
+                entered.Set();
+                release.Wait(TestContext.Current);
+                r.Phase = RunPhase.Evaluating;
+            }),
+            TestContext.Current);
+        entered.Wait(TestContext.Current);
+
+        var read = Task.Run(() => (coordinator.Get(run.RunId)!.Phase, coordinator.List(10).Count, coordinator.Queued().Count, coordinator.CurrentRunId), TestContext.Current);
+        var first = await Task.WhenAny(read, Task.Delay(TimeSpan.FromSeconds(30), TestContext.Current));
+        release.Set();
+        await writing;
+
+        Assert.Same(read, first);
+        Assert.Equal((RunPhase.Queued, 1, 1, null), await read);
+        Assert.Equal(RunPhase.Evaluating, coordinator.Get(run.RunId)!.Phase);
+        Assert.Equal(RunPhase.Evaluating, new RunStore(temp.Combine("state")).Load(run.RunId)!.Phase);
+    }
+
+    [Fact]
+    public async Task Update_FromManyThreads_LosesNoChange_AndAWatcherHearsThemInOrder()
+    {
+        var coordinator = Create();
+        var run = coordinator.Start(new StartRunRequest { Reason = "contended" }, RunTrigger.Operator);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current);
+        var heard = new List<int>();
+        var watching = Task.Run(
+            async () =>
+            {
+                await foreach (var e in coordinator.WatchAsync(run.RunId, stop.Token))
+                {
+                    heard.Add(e.Run.Step);
+                }
+            },
+            TestContext.Current);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(t => Task.Run(
+            () =>
+            {
+                for (var i = 0; i < 50; i++)
+                {
+                    coordinator.Update(run.RunId, r => r.Step++, persist: i % 10 == 0);
+                }
+            },
+            TestContext.Current)));
+        coordinator.Cancel(run.RunId, "done");
+        await watching;
+
+        Assert.Equal(400, coordinator.Get(run.RunId)!.Step);
+        Assert.Equal(400, new RunStore(temp.Combine("state")).Load(run.RunId)!.Step);
+        Assert.Equal(heard.Order(), heard);
+        Assert.Equal(400, heard[^1]);
+    }
+
     /// <summary>A coordinator as the sidecar starts one: constructed empty, then the state folder read by <see cref="RunRecovery"/>.</summary>
     private RunCoordinator Create()
     {
