@@ -47,7 +47,7 @@ internal static class RetrainingPipeline
     public static nn.Module<Tensor, Tensor> Candidate(LoadedCheckpoint? parent, RetrainingData data, ClassifierHeadKind head, Device device, string? architecture = null)
     {
         ArgumentNullException.ThrowIfNull(data);
-        var model = parent is null ? Fresh(architecture ?? NetworkCatalog.For(data.Train.Shape).Name, data, head) : CopyOf(parent);
+        var model = parent is null ? Fresh(architecture ?? NetworkCatalog.For(data.Train.Shape).Name, data, head) : parent.CopyNetwork();
         try
         {
             model.to(device);
@@ -107,31 +107,6 @@ internal static class RetrainingPipeline
         }
 
         return ModelRegistry.Create(architecture, data.Train.ClassNames.Count, head);
-    }
-
-    private static nn.Module<Tensor, Tensor> CopyOf(LoadedCheckpoint parent)
-    {
-        var manifest = parent.Manifest;
-        var copy = ModelRegistry.Create(manifest.Architecture, manifest.ClassNames.Length, Enum.Parse<ClassifierHeadKind>(manifest.Head, ignoreCase: true));
-        try
-        {
-            // save closes the stream it writes to: read the bytes out, then load from a second one.
-            byte[] weights;
-            using (var buffer = new MemoryStream())
-            {
-                parent.Model.save(buffer);
-                weights = buffer.ToArray();
-            }
-
-            using var stream = new MemoryStream(weights, writable: false);
-            copy.load(stream, strict: true);
-            return copy;
-        }
-        catch
-        {
-            copy.Dispose();
-            throw;
-        }
     }
 }
 

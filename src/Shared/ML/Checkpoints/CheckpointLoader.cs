@@ -23,10 +23,7 @@ public static class CheckpointLoader
         var model = ModelRegistry.Create(manifest.Architecture, manifest.ClassNames.Length, head);
         try
         {
-            using (var stream = new MemoryStream(weights.Array!, weights.Offset, weights.Count, writable: false))
-            {
-                model.load(stream, strict: true);
-            }
+            NetworkWeights.LoadInto(model, weights);
 
             model.eval();
             CheckOutputShape(folder, manifest, model);

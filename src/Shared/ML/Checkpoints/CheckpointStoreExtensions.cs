@@ -15,15 +15,7 @@ public static class CheckpointStoreExtensions
     {
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(model);
-        byte[] weights;
-        using (var buffer = new MemoryStream())
-        {
-            // save closes the stream; ToArray still reads a closed MemoryStream.
-            model.save(buffer);
-            weights = buffer.ToArray();
-        }
-
-        return store.Publish(weights, draft);
+        return store.Publish(NetworkWeights.Of(model), draft);
     }
 
     /// <summary>Verifies and loads one version of <paramref name="store"/> on <paramref name="device"/> (CPU when null).</summary>
