@@ -22,7 +22,7 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
     /// Leaves a queued run for the leader; a retried request with the same request id gets the run
     /// it already made (on any replica, once that run is on disk).
     /// </summary>
-    public Run Start(StartRunRequest request)
+    public TrainingRun Start(StartRunRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.RequestId.Length > 0 && Stored().FirstOrDefault(r => r.RequestId == request.RequestId) is { } existing)
@@ -35,11 +35,11 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
         return run;
     }
 
-    public Run? Get(string runId) => store.Load(runId);
+    public TrainingRun? Get(string runId) => store.Load(runId);
 
     /// <summary>Newest first.</summary>
-    public IReadOnlyList<Run> List(int limit) =>
-        [.. Stored().OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).ThenByDescending(r => r.RunId, StringComparer.Ordinal).Take(limit)];
+    public IReadOnlyList<TrainingRun> List(int limit) =>
+        [.. Stored().OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.RunId, StringComparer.Ordinal).Take(limit)];
 
     /// <summary>
     /// From one read of the folder: the queued runs in the order the leader takes them (resumed,
@@ -50,15 +50,15 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
     {
         var stored = Stored();
         return new(
-            [.. stored.Where(r => r.Phase == RunPhase.Queued).OrderByDescending(r => r.Resumes > 0).ThenByDescending(r => r.Trigger == RunTrigger.Operator).ThenBy(r => r.CreatedAt?.ToDateTimeOffset())],
-            stored.Where(r => r.Phase != RunPhase.Queued && !RunCoordinator.IsTerminal(r.Phase)).OrderByDescending(r => r.StartedAt?.ToDateTimeOffset()).FirstOrDefault(),
-            stored.Where(r => r.PublishedVersion.Length > 0).OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).FirstOrDefault(),
+            [.. stored.Where(r => r.Phase == RunPhase.Queued).OrderByDescending(r => r.Resumes > 0).ThenByDescending(r => r.Trigger == RunTrigger.Operator).ThenBy(r => r.CreatedAt)],
+            stored.Where(r => r.Phase != RunPhase.Queued && !RunCoordinator.IsTerminal(r.Phase)).OrderByDescending(r => r.StartedAt).FirstOrDefault(),
+            stored.Where(r => r.PublishedVersion.Length > 0).OrderByDescending(r => r.CreatedAt).FirstOrDefault(),
             // Continuous cycles are the leader's to schedule.
             NextCycleAt: null);
     }
 
     /// <summary>Asks the leader to cancel the run; returns it as stored (a finished run unchanged), or null when there is none.</summary>
-    public Run? Cancel(string runId, string reason)
+    public TrainingRun? Cancel(string runId, string reason)
     {
         var run = store.Load(runId);
         if (run is not null && !RunCoordinator.IsTerminal(run.Phase))
@@ -70,14 +70,14 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
     }
 
     /// <summary>The run's current state, then each change the leader saves, until it finishes.</summary>
-    public async IAsyncEnumerable<RunEvent> WatchAsync(string runId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<RunChange> WatchAsync(string runId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        Run? last = null;
+        TrainingRun? last = null;
         while (store.Load(runId) is { } run)
         {
             if (!run.Equals(last))
             {
-                yield return new RunEvent { Run = run, Message = last is null ? "current state" : $"{run.Phase.ToString().ToLowerInvariant()}, saved by the leader" };
+                yield return new RunChange(run, last is null ? "current state" : $"{run.Phase.ToString().ToLowerInvariant()}, saved by the leader");
                 last = run;
             }
 
@@ -90,5 +90,5 @@ public sealed class FollowerRuns(RunStore store, TimeProvider time, IOptions<Tra
         }
     }
 
-    private IReadOnlyList<Run> Stored() => store.LoadAll().Runs;
+    private IReadOnlyList<TrainingRun> Stored() => store.LoadAll().Runs;
 }

@@ -10,18 +10,18 @@ namespace HardPair.TrainerSidecar.Runs;
 public interface IRunControl
 {
     /// <summary>Queues a run; a retried request with the same request id gets the run it already made.</summary>
-    Run Start(StartRunRequest request);
+    TrainingRun Start(StartRunRequest request);
 
-    Run? Get(string runId);
+    TrainingRun? Get(string runId);
 
     /// <summary>Newest first.</summary>
-    IReadOnlyList<Run> List(int limit);
+    IReadOnlyList<TrainingRun> List(int limit);
 
     /// <summary>Cancels the run (a finished one is returned unchanged); null when there is none.</summary>
-    Run? Cancel(string runId, string reason);
+    TrainingRun? Cancel(string runId, string reason);
 
     /// <summary>The run's current state, then each change, until it finishes.</summary>
-    IAsyncEnumerable<RunEvent> WatchAsync(string runId, CancellationToken cancellationToken);
+    IAsyncEnumerable<RunChange> WatchAsync(string runId, CancellationToken cancellationToken);
 
     RunOverview Overview();
 }
@@ -30,4 +30,4 @@ public interface IRunControl
 /// The queued runs in the order they will be taken, the run being worked on, the newest that
 /// published, and when the next continuous cycle is due (null when none is scheduled here).
 /// </summary>
-public sealed record RunOverview(IReadOnlyList<Run> Queued, Run? Current, Run? LastPublished, DateTimeOffset? NextCycleAt);
+public sealed record RunOverview(IReadOnlyList<TrainingRun> Queued, TrainingRun? Current, TrainingRun? LastPublished, DateTimeOffset? NextCycleAt);

@@ -6,13 +6,13 @@ namespace HardPair.TrainerSidecar.Runs;
 /// <summary>The runs as the sidecar that leads training holds them: its <see cref="RunCoordinator"/>.</summary>
 public sealed class LeaderRuns(RunCoordinator coordinator, TrainingLeadership leadership) : IRunControl
 {
-    public Run Start(StartRunRequest request) => coordinator.Start(request, RunTrigger.Operator);
+    public TrainingRun Start(StartRunRequest request) => coordinator.Start(request, RunTrigger.Operator);
 
     /// <summary>
     /// A run as the leader holds it. One that a follower queued a moment ago (the caller's next
     /// call landed here) is taken up now rather than at the next tick.
     /// </summary>
-    public Run? Get(string runId)
+    public TrainingRun? Get(string runId)
     {
         var run = coordinator.Get(runId);
         if (run is not null || !leadership.Enabled)
@@ -24,11 +24,11 @@ public sealed class LeaderRuns(RunCoordinator coordinator, TrainingLeadership le
         return coordinator.Get(runId);
     }
 
-    public IReadOnlyList<Run> List(int limit) => coordinator.List(limit);
+    public IReadOnlyList<TrainingRun> List(int limit) => coordinator.List(limit);
 
-    public Run? Cancel(string runId, string reason) => Get(runId) is null ? null : coordinator.Cancel(runId, reason);
+    public TrainingRun? Cancel(string runId, string reason) => Get(runId) is null ? null : coordinator.Cancel(runId, reason);
 
-    public IAsyncEnumerable<RunEvent> WatchAsync(string runId, CancellationToken cancellationToken) => coordinator.WatchAsync(runId, cancellationToken);
+    public IAsyncEnumerable<RunChange> WatchAsync(string runId, CancellationToken cancellationToken) => coordinator.WatchAsync(runId, cancellationToken);
 
     public RunOverview Overview() => new(
         coordinator.Queued(),

@@ -12,15 +12,15 @@ public sealed class ReplicaRuns(LeaderRuns leader, FollowerRuns follower, Traini
 {
     private IRunControl Current => leadership.IsLeader ? leader : follower;
 
-    public Run Start(StartRunRequest request) => Current.Start(request);
+    public TrainingRun Start(StartRunRequest request) => Current.Start(request);
 
-    public Run? Get(string runId) => Current.Get(runId);
+    public TrainingRun? Get(string runId) => Current.Get(runId);
 
-    public IReadOnlyList<Run> List(int limit) => Current.List(limit);
+    public IReadOnlyList<TrainingRun> List(int limit) => Current.List(limit);
 
-    public Run? Cancel(string runId, string reason) => Current.Cancel(runId, reason);
+    public TrainingRun? Cancel(string runId, string reason) => Current.Cancel(runId, reason);
 
-    public IAsyncEnumerable<RunEvent> WatchAsync(string runId, CancellationToken cancellationToken) => Current.WatchAsync(runId, cancellationToken);
+    public IAsyncEnumerable<RunChange> WatchAsync(string runId, CancellationToken cancellationToken) => Current.WatchAsync(runId, cancellationToken);
 
     public RunOverview Overview() => Current.Overview();
 }

@@ -1,5 +1,5 @@
 using System.Runtime.CompilerServices;
-using Google.Protobuf.WellKnownTypes;
+using System.Collections.Immutable;
 using HardPair.Protos.V1;
 using HardPair.Storage.Checkpoints;
 using HardPair.TrainerSidecar.Options;
@@ -24,7 +24,7 @@ public sealed partial class RunCoordinator
 {
     private readonly Lock writes = new();
     private readonly Lock gate = new();
-    private readonly Dictionary<string, Run> runs = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, TrainingRun> runs = new(StringComparer.Ordinal);
     private readonly RunQueue queue = new();
     private readonly RunEvents events;
     private readonly RunStore store;
@@ -62,7 +62,7 @@ public sealed partial class RunCoordinator
     public DateTimeOffset? NextCycleAt { get; set; }
 
     /// <summary>Queues a run; a retried request with the same request id gets the run it already made.</summary>
-    public Run Start(StartRunRequest request, RunTrigger trigger)
+    public TrainingRun Start(StartRunRequest request, RunTrigger trigger)
     {
         ArgumentNullException.ThrowIfNull(request);
         lock (writes)
@@ -71,7 +71,7 @@ public sealed partial class RunCoordinator
             {
                 if (request.RequestId.Length > 0 && runs.Values.FirstOrDefault(r => r.RequestId == request.RequestId) is { } existing)
                 {
-                    return existing.Clone();
+                    return existing;
                 }
             }
 
@@ -81,7 +81,7 @@ public sealed partial class RunCoordinator
             List<string> trimmed;
             lock (gate)
             {
-                runs[run.RunId] = run.Clone();
+                runs[run.RunId] = run;
                 queue.Enqueue(run.RunId, run.Trigger);
                 trimmed = Trim();
             }
@@ -93,34 +93,34 @@ public sealed partial class RunCoordinator
     }
 
     /// <summary>A queued run as a request asks for it (not yet stored).</summary>
-    public static Run NewRun(StartRunRequest request, RunTrigger trigger, TrainerOptions options, TimeProvider time)
+    public static TrainingRun NewRun(StartRunRequest request, RunTrigger trigger, TrainerOptions options, TimeProvider time)
     {
         ArgumentNullException.ThrowIfNull(request);
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(time);
-        var run = new Run
+        var hyperParameters = new SortedDictionary<string, double>(request.HyperParameters, StringComparer.Ordinal);
+        if (request.Data is { ExcludeFeedback: true })
+        {
+            hyperParameters[RunSettings.ExcludeFeedback] = 1;
+        }
+
+        if (request.Data?.Seed is > 0)
+        {
+            hyperParameters[RunSettings.Seed] = request.Data.Seed;
+        }
+
+        return new TrainingRun
         {
             RunId = $"run-{time.GetUtcNow():yyyyMMdd'T'HHmmss}-{Guid.NewGuid().ToString("N")[..8]}",
             Phase = RunPhase.Queued,
             Trigger = trigger,
             Method = request.Method.Length > 0 ? request.Method : options.Method,
+            HyperParameters = hyperParameters.ToImmutableSortedDictionary(StringComparer.Ordinal),
             Reason = request.Reason,
             RequestId = request.RequestId,
-            CreatedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow()),
+            CreatedAt = time.GetUtcNow(),
             TrainExamples = request.Data?.TrainSubset > 0 ? request.Data.TrainSubset : options.TrainSubset,
         };
-        run.HyperParameters.Add(request.HyperParameters);
-        if (request.Data is { ExcludeFeedback: true })
-        {
-            run.HyperParameters[RunSettings.ExcludeFeedback] = 1;
-        }
-
-        if (request.Data?.Seed is > 0)
-        {
-            run.HyperParameters[RunSettings.Seed] = request.Data.Seed;
-        }
-
-        return run;
     }
 
     /// <summary>
@@ -140,7 +140,7 @@ public sealed partial class RunCoordinator
             }
 
             // Only queued ones: the rest of the folder was read when this term began (Reload).
-            var requested = unknown.Select(store.Load).OfType<Run>().Where(r => r.Phase == RunPhase.Queued).ToList();
+            var requested = unknown.Select(store.Load).OfType<TrainingRun>().Where(r => r.Phase == RunPhase.Queued).ToList();
             if (requested.Count > 0)
             {
                 List<string> trimmed;
@@ -167,33 +167,33 @@ public sealed partial class RunCoordinator
         }
     }
 
-    public Run? Get(string runId)
+    public TrainingRun? Get(string runId)
     {
         lock (gate)
         {
-            return runs.TryGetValue(runId, out var run) ? run.Clone() : null;
+            return runs.GetValueOrDefault(runId);
         }
     }
 
     /// <summary>Newest first.</summary>
-    public IReadOnlyList<Run> List(int limit)
+    public IReadOnlyList<TrainingRun> List(int limit)
     {
         lock (gate)
         {
-            return [.. runs.Values.OrderByDescending(r => r.CreatedAt?.ToDateTimeOffset()).ThenByDescending(r => r.RunId, StringComparer.Ordinal).Take(limit).Select(r => r.Clone())];
+            return [.. runs.Values.OrderByDescending(r => r.CreatedAt).ThenByDescending(r => r.RunId, StringComparer.Ordinal).Take(limit)];
         }
     }
 
-    public IReadOnlyList<Run> Queued()
+    public IReadOnlyList<TrainingRun> Queued()
     {
         lock (gate)
         {
-            return [.. queue.Ids.Select(id => runs[id].Clone())];
+            return [.. queue.Ids.Select(id => runs[id])];
         }
     }
 
     /// <summary>Cancels a queued run at once, a running one within a step; a finished run is returned unchanged.</summary>
-    public Run? Cancel(string runId, string reason)
+    public TrainingRun? Cancel(string runId, string reason)
     {
         lock (writes)
         {
@@ -214,11 +214,11 @@ public sealed partial class RunCoordinator
 
                 if (!wasQueued)
                 {
-                    return run.Clone();
+                    return run;
                 }
             }
 
-            return Write(runId, r => MarkFinished(r, RunPhase.Cancelled, reason), reason, persist: true, finished: true);
+            return Write(runId, r => Finished(r, RunPhase.Cancelled, reason), reason, persist: true, finished: true);
         }
     }
 
@@ -237,7 +237,7 @@ public sealed partial class RunCoordinator
     }
 
     /// <summary>Waits for the next queued run and makes it current; the token stops it (CancelRun or shutdown).</summary>
-    public async Task<(Run Run, CancellationToken Cancellation)?> TakeNextAsync(TimeSpan wait, CancellationToken stopping)
+    public async Task<(TrainingRun Run, CancellationToken Cancellation)?> TakeNextAsync(TimeSpan wait, CancellationToken stopping)
     {
         if (!await queue.WaitAsync(wait, stopping))
         {
@@ -254,7 +254,7 @@ public sealed partial class RunCoordinator
             var run = runs[next];
             currentRunId = run.RunId;
             currentCancellation = CancellationTokenSource.CreateLinkedTokenSource(stopping);
-            return (run.Clone(), currentCancellation.Token);
+            return (run, currentCancellation.Token);
         }
     }
 
@@ -262,7 +262,7 @@ public sealed partial class RunCoordinator
     /// Applies a change to a run: with <paramref name="persist"/> (phase changes) it is durable
     /// before readers see it or watchers hear of it; without (progress steps), in memory only.
     /// </summary>
-    public Run Update(string runId, Action<Run> change, string message = "", bool persist = true, double examplesPerSecond = 0)
+    public TrainingRun Update(string runId, Func<TrainingRun, TrainingRun> change, string message = "", bool persist = true, double examplesPerSecond = 0)
     {
         ArgumentNullException.ThrowIfNull(change);
         lock (writes)
@@ -300,13 +300,13 @@ public sealed partial class RunCoordinator
     }
 
     /// <summary>Ends the current run in a terminal phase.</summary>
-    public Run Complete(string runId, RunPhase phase, string message)
+    public TrainingRun Complete(string runId, RunPhase phase, string message)
     {
         lock (writes)
         {
             // Durable first, then tidy up, then tell watchers: whoever hears "finished" sees no
             // current run and no snapshots left, and a crash in between never revives the run.
-            return Write(runId, r => MarkFinished(r, phase, message), message, persist: true, finished: true, tidy: () =>
+            return Write(runId, r => Finished(r, phase, message), message, persist: true, finished: true, tidy: () =>
             {
                 lock (gate)
                 {
@@ -322,7 +322,7 @@ public sealed partial class RunCoordinator
     }
 
     /// <summary>The run's current state, then each change, until it finishes.</summary>
-    public async IAsyncEnumerable<RunEvent> WatchAsync(string runId, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<RunChange> WatchAsync(string runId, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         RunEvents.Subscription subscription;
         // Under writes: no change can be announced between the state read and the subscription.
@@ -360,19 +360,24 @@ public sealed partial class RunCoordinator
         phase is RunPhase.Published or RunPhase.Rejected or RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted;
 
     /// <summary>
-    /// One change, the caller holding <c>writes</c>: built on a copy of the run, made durable
+    /// One change, the caller holding <c>writes</c>: the run's next value made durable
     /// (<paramref name="persist"/>), then the run in memory, then <paramref name="tidy"/>, then
     /// announced (and the watchers' streams ended when <paramref name="finished"/>).
     /// </summary>
-    private Run Write(string runId, Action<Run> change, string message, bool persist, bool finished, double examplesPerSecond = 0, Action? tidy = null)
+    private TrainingRun Write(string runId, Func<TrainingRun, TrainingRun> change, string message, bool persist, bool finished, double examplesPerSecond = 0, Action? tidy = null)
     {
-        Run next;
+        TrainingRun current;
         lock (gate)
         {
-            next = runs[runId].Clone();
+            current = runs[runId];
         }
 
-        change(next);
+        var next = change(current);
+        if (next.RunId != runId)
+        {
+            throw new InvalidOperationException($"a change to run {runId} may not change its id");
+        }
+
         if (persist)
         {
             store.Save(next);
@@ -390,25 +395,23 @@ public sealed partial class RunCoordinator
             events.Finish(runId);
         }
 
-        return next.Clone();
+        return next;
     }
 
-    private void MarkFinished(Run run, RunPhase phase, string message)
+    private TrainingRun Finished(TrainingRun run, RunPhase phase, string message) => run with
     {
-        run.Phase = phase;
-        run.FinishedAt = Timestamp.FromDateTimeOffset(time.GetUtcNow());
-        if (phase is RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted)
-        {
-            run.Error = message;
-        }
-    }
+        Phase = phase,
+        FinishedAt = time.GetUtcNow(),
+        Error = phase is RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted ? message : run.Error,
+    };
 
     /// <summary>Recovery's end of a run (under both locks, before anyone watches).</summary>
-    private void Finish(Run run, RunPhase phase, string message)
+    private void Finish(TrainingRun run, RunPhase phase, string message)
     {
-        MarkFinished(run, phase, message);
-        store.Save(run);
-        events.Announce(run, message);
+        var finished = Finished(run, phase, message);
+        store.Save(finished);
+        runs[run.RunId] = finished;
+        events.Announce(finished, message);
         events.Finish(run.RunId);
     }
 
@@ -426,7 +429,7 @@ public sealed partial class RunCoordinator
             LogUnreadableRun(logger, problem);
         }
 
-        var resumed = new List<Run>();
+        var resumed = new List<TrainingRun>();
         foreach (var run in stored)
         {
             runs[run.RunId] = run;
@@ -444,16 +447,15 @@ public sealed partial class RunCoordinator
             var landed = checkpoints.List().FirstOrDefault(c => c.Manifest?.Training.RunId == run.RunId);
             if (landed is not null)
             {
-                run.PublishedVersion = landed.Version;
-                Finish(run, RunPhase.Published, $"published {landed.Version} before the restart");
+                Finish(run with { PublishedVersion = landed.Version }, RunPhase.Published, $"published {landed.Version} before the restart");
                 store.DeleteSnapshots(run.RunId);
             }
             else if (run.Phase == RunPhase.Training || ML.Training.TrainingSnapshots.Latest(store.SnapshotFolder(run.RunId)) is not null)
             {
-                run.Phase = RunPhase.Queued;
-                run.Resumes++;
-                store.Save(run);
-                resumed.Add(run);
+                var requeued = run with { Phase = RunPhase.Queued, Resumes = run.Resumes + 1 };
+                store.Save(requeued);
+                runs[run.RunId] = requeued;
+                resumed.Add(requeued);
                 LogResuming(logger, run.RunId, run.Step);
             }
             else
@@ -473,7 +475,7 @@ public sealed partial class RunCoordinator
     /// <summary>Forgets the oldest finished runs past the history's size (under <c>gate</c>); their files are the caller's to delete, outside it.</summary>
     private List<string> Trim()
     {
-        var finished = runs.Values.Where(r => IsTerminal(r.Phase)).OrderBy(r => r.CreatedAt?.ToDateTimeOffset()).ToList();
+        var finished = runs.Values.Where(r => IsTerminal(r.Phase)).OrderBy(r => r.CreatedAt).ToList();
         var trimmed = finished.Take(Math.Max(0, runs.Count - options.RunHistory)).Select(r => r.RunId).ToList();
         trimmed.ForEach(id => runs.Remove(id));
         return trimmed;

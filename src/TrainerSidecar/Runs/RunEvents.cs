@@ -1,5 +1,4 @@
 using System.Threading.Channels;
-using HardPair.Protos.V1;
 
 namespace HardPair.TrainerSidecar.Runs;
 
@@ -14,14 +13,14 @@ public sealed class RunEvents
 {
     private const int Backlog = 64;
     private readonly Lock gate = new();
-    private readonly Dictionary<string, List<Channel<RunEvent>>> watchers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, List<Channel<RunChange>>> watchers = new(StringComparer.Ordinal);
 
     /// <summary>A watcher of <paramref name="current"/>: its first event is the current state; a finished run's channel ends there.</summary>
-    public Subscription Subscribe(Run current)
+    public Subscription Subscribe(TrainingRun current)
     {
         ArgumentNullException.ThrowIfNull(current);
-        var channel = Channel.CreateBounded<RunEvent>(new BoundedChannelOptions(Backlog) { FullMode = BoundedChannelFullMode.DropOldest });
-        channel.Writer.TryWrite(new RunEvent { Run = current.Clone(), Message = "current state" });
+        var channel = Channel.CreateBounded<RunChange>(new BoundedChannelOptions(Backlog) { FullMode = BoundedChannelFullMode.DropOldest });
+        channel.Writer.TryWrite(new RunChange(current, "current state"));
         if (RunCoordinator.IsTerminal(current.Phase))
         {
             channel.Writer.TryComplete();
@@ -42,14 +41,14 @@ public sealed class RunEvents
     }
 
     /// <summary>Tells the run's watchers of its new state.</summary>
-    public void Announce(Run run, string message, double examplesPerSecond = 0)
+    public void Announce(TrainingRun run, string message, double examplesPerSecond = 0)
     {
         ArgumentNullException.ThrowIfNull(run);
         lock (gate)
         {
             if (watchers.TryGetValue(run.RunId, out var list))
             {
-                var item = new RunEvent { Run = run.Clone(), Message = message, ExamplesPerSecond = examplesPerSecond };
+                var item = new RunChange(run, message, examplesPerSecond);
                 list.ForEach(c => c.Writer.TryWrite(item));
             }
         }
@@ -67,7 +66,7 @@ public sealed class RunEvents
         }
     }
 
-    private void Unsubscribe(string runId, Channel<RunEvent> channel)
+    private void Unsubscribe(string runId, Channel<RunChange> channel)
     {
         lock (gate)
         {
@@ -79,9 +78,9 @@ public sealed class RunEvents
     }
 
     /// <summary>One watcher's events; disposing it stops them.</summary>
-    public sealed class Subscription(RunEvents owner, string runId, Channel<RunEvent> channel) : IDisposable
+    public sealed class Subscription(RunEvents owner, string runId, Channel<RunChange> channel) : IDisposable
     {
-        public ChannelReader<RunEvent> Events => channel.Reader;
+        public ChannelReader<RunChange> Events => channel.Reader;
 
         public void Dispose() => owner.Unsubscribe(runId, channel);
     }

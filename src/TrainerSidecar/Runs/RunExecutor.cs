@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Google.Protobuf.WellKnownTypes;
 using HardPair.ML.Attacks;
 using HardPair.ML.Checkpoints;
 using HardPair.ML.Evaluation;
@@ -44,7 +43,7 @@ public sealed partial class RunExecutor(
 
     internal TrainerMetrics Metrics => metrics;
 
-    public void Execute(Run run, CancellationToken cancellationToken)
+    public void Execute(TrainingRun run, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(run);
         var id = run.RunId;
@@ -74,7 +73,7 @@ public sealed partial class RunExecutor(
         }
     }
 
-    private Run Execute(string id, Run run, CancellationToken cancellationToken)
+    private TrainingRun Execute(string id, TrainingRun run, CancellationToken cancellationToken)
     {
         var device = TorchRuntime.Device;
 
@@ -87,25 +86,27 @@ public sealed partial class RunExecutor(
         var dataSeed = DataSeed(run, options.Seed);
         var withFeedback = run.HyperParameters.GetValueOrDefault(RunSettings.ExcludeFeedback) == 0 && feedback.Count > 0;
         var data = RetrainingPipeline.AssembleData(dataOptions.Value, run.TrainExamples, dataSeed, withFeedback ? classes => feedback.Read("feedback", classes) : null);
-        coordinator.Update(id, r =>
+        var resolved = new Dictionary<string, double>(recipe.Objective.ToDictionary(recipe.Method), StringComparer.Ordinal)
         {
-            r.Phase = RunPhase.Training;
-            r.StartedAt ??= Timestamp.FromDateTimeOffset(DateTimeOffset.UtcNow);
-            r.Device = device.ToString();
-            r.ParentVersion = parent?.Manifest.Version ?? "";
-            r.Method = recipe.Method;
-            r.FeedbackExamples = data.ExtraExamples;
-            r.HyperParameters[HyperParameters.LearningRate.Name] = recipe.Training.LearningRate;
-            r.HyperParameters[HyperParameters.Epochs.Name] = recipe.Training.Epochs;
-            r.HyperParameters[HyperParameters.WeightDecay.Name] = recipe.Training.WeightDecay;
-            r.HyperParameters[HyperParameters.Schedule.Name] = (int)recipe.Training.Schedule;
-            r.HyperParameters[HyperParameters.Ema.Name] = recipe.Training.EmaDecay;
-            r.HyperParameters[HyperParameters.DataSeed.Name] = dataSeed;
-            foreach (var (name, value) in recipe.Objective.ToDictionary(recipe.Method))
+            [HyperParameters.LearningRate.Name] = recipe.Training.LearningRate,
+            [HyperParameters.Epochs.Name] = recipe.Training.Epochs,
+            [HyperParameters.WeightDecay.Name] = recipe.Training.WeightDecay,
+            [HyperParameters.Schedule.Name] = (int)recipe.Training.Schedule,
+            [HyperParameters.Ema.Name] = recipe.Training.EmaDecay,
+            [HyperParameters.DataSeed.Name] = dataSeed,
+        };
+        var started = coordinator.Update(
+            id,
+            r => r.WithHyperParameters(resolved) with
             {
-                r.HyperParameters[name] = value;
-            }
-        }, parent is null ? "training from scratch" : $"fine-tuning {parent.Manifest.Version}");
+                Phase = RunPhase.Training,
+                StartedAt = r.StartedAt ?? DateTimeOffset.UtcNow,
+                Device = device.ToString(),
+                ParentVersion = parent?.Manifest.Version ?? "",
+                Method = recipe.Method,
+                FeedbackExamples = data.ExtraExamples,
+            },
+            parent is null ? "training from scratch" : $"fine-tuning {parent.Manifest.Version}");
 
         // Train: a copy of the parent's weights (or a fresh network), resumable from its snapshots.
         using var model = RetrainingPipeline.Candidate(parent, data, recipe.Head, device);
@@ -121,7 +122,7 @@ public sealed partial class RunExecutor(
         cancellationToken.ThrowIfCancellationRequested();
 
         // Evaluate and gate: candidate and parent on the same held-out images, then the candidate on the test images.
-        coordinator.Update(id, r => r.Phase = RunPhase.Evaluating, outcome.ResumedFromStep > 0 ? $"resumed at step {outcome.ResumedFromStep}; evaluating" : "evaluating");
+        coordinator.Update(id, r => r with { Phase = RunPhase.Evaluating }, outcome.ResumedFromStep > 0 ? $"resumed at step {outcome.ResumedFromStep}; evaluating" : "evaluating");
         var epsilon = parent?.Manifest.Training.HyperParameters.GetValueOrDefault(HyperParameters.Epsilon.Name, recipe.Objective.Epsilon) ?? recipe.Objective.Epsilon;
         var gateData = data.Validation.Take(options.Gate.Examples);
         var gateAttack = options.Gate.Attack;
@@ -139,20 +140,8 @@ public sealed partial class RunExecutor(
             progress: null,
             cancellationToken);
         cancellationToken.ThrowIfCancellationRequested();
-        coordinator.Update(id, r =>
-        {
-            r.Gate = decision;
-            r.Evaluation = new RunEvaluation
-            {
-                CleanAccuracy = report.Clean.Accuracy,
-                RobustAccuracy = report.Robust[0].Accuracy,
-                RobustAttack = gateAttack,
-                Epsilon = epsilon,
-                HardPairShare = report.HardPairShare ?? 0,
-                Temperature = report.Temperature,
-                Examples = report.TestExamples,
-            };
-        }, decision.Reason);
+        var evaluation = new CandidateEvaluation(report.Clean.Accuracy, report.Robust[0].Accuracy, gateAttack, epsilon, report.HardPairShare ?? 0, report.Temperature, report.TestExamples);
+        coordinator.Update(id, r => r with { Gate = decision, Evaluation = evaluation }, decision.Reason);
 
         if (!decision.Accepted)
         {
@@ -162,7 +151,7 @@ public sealed partial class RunExecutor(
         }
 
         // Write the manifest and publish (verified as it landed).
-        coordinator.Update(id, r => r.Phase = RunPhase.Publishing, "publishing");
+        coordinator.Update(id, r => r with { Phase = RunPhase.Publishing }, "publishing");
         var record = new CandidateRecord(
             parent?.Manifest.Version,
             parent?.Manifest.Architecture ?? NetworkCatalog.For(data.Train.Shape).Name,
@@ -170,7 +159,7 @@ public sealed partial class RunExecutor(
             new TrainingRecord
             {
                 Method = recipe.Method,
-                HyperParameters = new Dictionary<string, double>(coordinator.Get(id)!.HyperParameters, StringComparer.Ordinal),
+                HyperParameters = new Dictionary<string, double>(started.HyperParameters, StringComparer.Ordinal),
                 Epochs = recipe.Training.Epochs,
                 Seed = recipe.Training.Seed,
                 Device = device.ToString(),
@@ -178,7 +167,7 @@ public sealed partial class RunExecutor(
             });
         var published = RetrainingPipeline.Publish(checkpoints, model, RetrainingPipeline.Manifest(record, data, report));
         metrics.Published();
-        coordinator.Update(id, r => r.PublishedVersion = published.Version, $"published {published.Version}");
+        coordinator.Update(id, r => r with { PublishedVersion = published.Version }, $"published {published.Version}");
         LogPublished(logger, id, published.Version);
 
         // Notify the inference service (which also watches the store).
@@ -202,7 +191,7 @@ public sealed partial class RunExecutor(
     /// PGD-AT on a linear head, the best on the validation search (docs/RESULTS.md); a run that
     /// names another method gets the head that method is made for. A parent's head is kept.
     /// </summary>
-    private RunRecipe RecipeFor(Run run, CheckpointManifest? parent)
+    private RunRecipe RecipeFor(TrainingRun run, CheckpointManifest? parent)
     {
         var parentTraining = parent?.Training;
         var inherited = run.Method == TrainerOptions.ServingMethod && parentTraining is not null && TrainingObjectives.Names.Contains(parentTraining.Method);
@@ -220,7 +209,7 @@ public sealed partial class RunExecutor(
     /// names one, else one drawn from its id — so that successive cycles train on different images
     /// of the training part (not the same subset every time), and a resumed run on the same ones.
     /// </summary>
-    internal static int DataSeed(Run run, int seed)
+    internal static int DataSeed(TrainingRun run, int seed)
     {
         if (run.HyperParameters.TryGetValue(HyperParameters.DataSeed.Name, out var own) || run.HyperParameters.TryGetValue(RunSettings.Seed, out own))
         {
@@ -237,7 +226,7 @@ public sealed partial class RunExecutor(
     /// hyper-parameters), else the defaults. The training attack's steps are the sidecar's budget
     /// (<c>Trainer:AttackSteps</c>), not inherited.
     /// </summary>
-    private ObjectiveOptions ObjectiveOptionsFor(Run run, string method, IReadOnlyDictionary<string, double>? serving, ClassifierHeadKind head)
+    private ObjectiveOptions ObjectiveOptionsFor(TrainingRun run, string method, IReadOnlyDictionary<string, double>? serving, ClassifierHeadKind head)
     {
         var p = run.HyperParameters;
         var defaults = ObjectiveOptions.DefaultsFor(method, head);
@@ -268,7 +257,7 @@ public sealed partial class RunExecutor(
     /// run that continues the serving checkpoint's recipe — that checkpoint's, else the validation
     /// search's (docs/RESULTS.md: one-cycle, weight decay 5e-4, an average with decay 0.995).
     /// </summary>
-    private TrainingOptions TrainingOptionsFor(Run run, IReadOnlyDictionary<string, double>? serving, bool fromScratch, int seed)
+    private TrainingOptions TrainingOptionsFor(TrainingRun run, IReadOnlyDictionary<string, double>? serving, bool fromScratch, int seed)
     {
         var p = run.HyperParameters;
         double Value(string name, double fallback) =>
@@ -306,12 +295,7 @@ public sealed partial class RunExecutor(
             owner.Metrics.Step(value);
             owner.Coordinator.Update(
                 runId,
-                r =>
-                {
-                    r.Step = value.Step;
-                    r.TotalSteps = value.TotalSteps;
-                    r.Loss = value.Loss;
-                },
+                r => r with { Step = value.Step, TotalSteps = value.TotalSteps, Loss = value.Loss },
                 persist: value.Step % owner.options.SnapshotEvery == 0 || value.Step == value.TotalSteps,
                 examplesPerSecond: value.ExamplesPerSecond);
             throttle.AfterStep();

@@ -6,7 +6,7 @@ using HardPair.Storage.Checkpoints;
 namespace HardPair.TrainerSidecar.Runs;
 
 /// <summary>
-/// Every run as <c>runs/&lt;id&gt;.json</c> (the contract's <see cref="Run"/> in protobuf JSON),
+/// Every run as <c>runs/&lt;id&gt;.json</c> (its contract form, <see cref="Run"/>, in protobuf JSON),
 /// replaced atomically (write, fsync, rename, fsync folder) on every phase change, so a restart
 /// sees each run exactly as last acknowledged. A run's training snapshots live beside it in
 /// <c>runs/&lt;id&gt;.snapshots/</c>. With replicas the folder is shared: followers add queued runs
@@ -29,14 +29,14 @@ public sealed partial class RunStore
 
     public string SnapshotFolder(string runId) => Path.Combine(Folder, $"{runId}.snapshots");
 
-    public void Save(Run run)
+    public void Save(TrainingRun run)
     {
         ArgumentNullException.ThrowIfNull(run);
-        Replace($"{run.RunId}.json", Formatter.Format(run));
+        Replace($"{run.RunId}.json", Formatter.Format(run.ToContract()));
     }
 
     /// <summary>One stored run; null when there is none, or the id could not name one.</summary>
-    public Run? Load(string runId)
+    public TrainingRun? Load(string runId)
     {
         if (!RunIdPattern().IsMatch(runId))
         {
@@ -45,7 +45,7 @@ public sealed partial class RunStore
 
         try
         {
-            return Parser.Parse<Run>(File.ReadAllText(Path.Combine(Folder, $"{runId}.json")));
+            return TrainingRun.FromContract(Parser.Parse<Run>(File.ReadAllText(Path.Combine(Folder, $"{runId}.json"))));
         }
         catch (Exception ex) when (ex is FileNotFoundException or InvalidProtocolBufferException or InvalidJsonException)
         {
@@ -100,15 +100,15 @@ public sealed partial class RunStore
     }
 
     /// <summary>Every stored run, oldest first; unreadable files are reported, not dropped silently.</summary>
-    public (IReadOnlyList<Run> Runs, IReadOnlyList<string> Unreadable) LoadAll()
+    public (IReadOnlyList<TrainingRun> Runs, IReadOnlyList<string> Unreadable) LoadAll()
     {
-        var runs = new List<Run>();
+        var runs = new List<TrainingRun>();
         var unreadable = new List<string>();
         foreach (var file in Directory.EnumerateFiles(Folder, "*.json"))
         {
             try
             {
-                runs.Add(Parser.Parse<Run>(File.ReadAllText(file)));
+                runs.Add(TrainingRun.FromContract(Parser.Parse<Run>(File.ReadAllText(file))));
             }
             catch (Exception ex) when (ex is InvalidProtocolBufferException or InvalidJsonException or IOException)
             {
@@ -116,7 +116,7 @@ public sealed partial class RunStore
             }
         }
 
-        return ([.. runs.OrderBy(r => r.CreatedAt?.ToDateTimeOffset()).ThenBy(r => r.RunId, StringComparer.Ordinal)], unreadable);
+        return ([.. runs.OrderBy(r => r.CreatedAt).ThenBy(r => r.RunId, StringComparer.Ordinal)], unreadable);
     }
 
     /// <summary>

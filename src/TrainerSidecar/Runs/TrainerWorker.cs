@@ -55,7 +55,7 @@ public sealed partial class TrainerWorker(
                 coordinator.NextCycleAt = null;
             }
 
-            (Run Run, CancellationToken Cancellation)? next;
+            (TrainingRun Run, CancellationToken Cancellation)? next;
             try
             {
                 next = await coordinator.TakeNextAsync(Poll, term.Token);

@@ -69,13 +69,13 @@ public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Stora
         }
 
         validation.ThrowIfAny();
-        return Task.FromResult(runs.Start(request));
+        return Task.FromResult(runs.Start(request).ToContract());
     }
 
     public override Task<Run> GetRun(GetRunRequest request, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
-        return Task.FromResult(runs.Get(runId) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+        return Task.FromResult((runs.Get(runId) ?? throw RequestViolations.NotFound($"no run '{runId}'")).ToContract());
     }
 
     public override Task<ListRunsResponse> ListRuns(ListRunsRequest request, ServerCallContext context)
@@ -88,14 +88,14 @@ public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Stora
         }
 
         var limit = request.Limit == 0 ? 50 : Math.Min(request.Limit, 10_000);
-        return Task.FromResult(new ListRunsResponse { Runs = { runs.List(limit) } });
+        return Task.FromResult(new ListRunsResponse { Runs = { runs.List(limit).Select(r => r.ToContract()) } });
     }
 
     public override Task<Run> CancelRun(CancelRunRequest request, ServerCallContext context)
     {
         var runId = RequireRunId(request.RunId);
         const string reason = "cancelled by an operator";
-        return Task.FromResult(runs.Cancel(runId, reason) ?? throw RequestViolations.NotFound($"no run '{runId}'"));
+        return Task.FromResult((runs.Cancel(runId, reason) ?? throw RequestViolations.NotFound($"no run '{runId}'")).ToContract());
     }
 
     public override async Task WatchRun(WatchRunRequest request, IServerStreamWriter<RunEvent> responseStream, ServerCallContext context)
@@ -108,7 +108,7 @@ public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Stora
 
         await foreach (var item in runs.WatchAsync(runId, context.CancellationToken))
         {
-            await responseStream.WriteAsync(item, context.CancellationToken);
+            await responseStream.WriteAsync(item.ToContract(), context.CancellationToken);
         }
     }
 
@@ -162,7 +162,7 @@ public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Stora
         {
             Device = TorchRuntime.Current?.Device ?? "not started",
             Continuous = nextCycleAt is not null,
-            QueuedRuns = { queued },
+            QueuedRuns = { queued.Select(r => r.ToContract()) },
             FeedbackExamples = feedback.Count,
             Leader = leadership.IsLeader,
             LeaderIdentity = leadership.Leader,
@@ -170,7 +170,7 @@ public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Stora
         };
         if (current is not null)
         {
-            status.CurrentRun = current;
+            status.CurrentRun = current.ToContract();
         }
 
         if (nextCycleAt is { } next)
@@ -181,7 +181,7 @@ public sealed class TrainerService(IRunControl runs, FeedbackLog feedback, Stora
         if (published is not null)
         {
             status.LastPublishedVersion = published.PublishedVersion;
-            status.LastPublishedAt = published.FinishedAt;
+            status.LastPublishedAt = published.FinishedAt is { } finished ? Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(finished) : null;
         }
 
         return Task.FromResult(status);

@@ -38,7 +38,8 @@ public sealed class RobustnessGateTests
 
         Assert.False(decision.Accepted);
         Assert.Contains("below the floor", decision.Reason, StringComparison.Ordinal);
-        Assert.Equal(-1, decision.ServingRobustAccuracy);
+        Assert.Null(decision.ServingRobustAccuracy);
+        Assert.Equal((-1.0, ""), (decision.ToContract().ServingRobustAccuracy, decision.ToContract().ServingVersion));
     }
 
     [Theory]

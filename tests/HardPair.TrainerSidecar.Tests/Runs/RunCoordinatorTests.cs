@@ -41,7 +41,7 @@ public sealed class RunCoordinatorTests : IDisposable
         var waiting = before.Start(new StartRunRequest { Reason = "waits" }, RunTrigger.Operator);
         var taken = await before.TakeNextAsync(TimeSpan.FromSeconds(1), TestContext.Current);
         Assert.Equal(evaluating.RunId, taken!.Value.Run.RunId);
-        before.Update(evaluating.RunId, r => r.Phase = RunPhase.Evaluating);
+        before.Update(evaluating.RunId, r => r with { Phase = RunPhase.Evaluating });
 
         var after = Create();
 
@@ -78,7 +78,7 @@ public sealed class RunCoordinatorTests : IDisposable
             {
                 entered.Set();
                 release.Wait(TestContext.Current);
-                r.Phase = RunPhase.Evaluating;
+                return r with { Phase = RunPhase.Evaluating };
             }),
             TestContext.Current);
         entered.Wait(TestContext.Current);
@@ -116,7 +116,7 @@ public sealed class RunCoordinatorTests : IDisposable
             {
                 for (var i = 0; i < 50; i++)
                 {
-                    coordinator.Update(run.RunId, r => r.Step++, persist: i % 10 == 0);
+                    coordinator.Update(run.RunId, r => r with { Step = r.Step + 1 }, persist: i % 10 == 0);
                 }
             },
             TestContext.Current)));

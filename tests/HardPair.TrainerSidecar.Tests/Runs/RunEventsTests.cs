@@ -11,13 +11,11 @@ public sealed class RunEventsTests
     public async Task Subscribe_ThenAnnounceAndFinish_GivesCurrentStateEachChangeThenTheEnd()
     {
         var events = new RunEvents();
-        var run = new Run { RunId = "run-1", Phase = RunPhase.Queued };
+        var run = new TrainingRun { RunId = "run-1", Phase = RunPhase.Queued };
         using var subscription = events.Subscribe(run);
 
-        run.Phase = RunPhase.Training;
-        events.Announce(run, "training", examplesPerSecond: 12);
-        run.Phase = RunPhase.Published;
-        events.Announce(run, "published");
+        events.Announce(run with { Phase = RunPhase.Training }, "training", examplesPerSecond: 12);
+        events.Announce(run with { Phase = RunPhase.Published }, "published");
         events.Finish(run.RunId);
         var seen = await subscription.Events.ReadAllAsync(TestContext.Current).ToListAsync(TestContext.Current);
 
@@ -30,7 +28,7 @@ public sealed class RunEventsTests
     public async Task Subscribe_ToAFinishedRun_GivesItsStateAndEnds()
     {
         var events = new RunEvents();
-        using var subscription = events.Subscribe(new Run { RunId = "run-1", Phase = RunPhase.Rejected });
+        using var subscription = events.Subscribe(new TrainingRun { RunId = "run-1", Phase = RunPhase.Rejected });
 
         var seen = await subscription.Events.ReadAllAsync(TestContext.Current).ToListAsync(TestContext.Current);
 
@@ -41,16 +39,15 @@ public sealed class RunEventsTests
     public void Announce_ToASlowWatcher_KeepsTheNewest64AndNeverBlocks()
     {
         var events = new RunEvents();
-        var run = new Run { RunId = "run-1", Phase = RunPhase.Training };
+        var run = new TrainingRun { RunId = "run-1", Phase = RunPhase.Training };
         using var subscription = events.Subscribe(run);
 
         for (var step = 1; step <= 200; step++)
         {
-            run.Step = step;
-            events.Announce(run, $"step {step}");
+            events.Announce(run with { Step = step }, $"step {step}");
         }
 
-        var kept = new List<RunEvent>();
+        var kept = new List<RunChange>();
         while (subscription.Events.TryRead(out var item))
         {
             kept.Add(item);
@@ -64,7 +61,7 @@ public sealed class RunEventsTests
     public void Dispose_OfASubscription_StopsItsEvents()
     {
         var events = new RunEvents();
-        var run = new Run { RunId = "run-1", Phase = RunPhase.Training };
+        var run = new TrainingRun { RunId = "run-1", Phase = RunPhase.Training };
         var subscription = events.Subscribe(run);
         Assert.True(subscription.Events.TryRead(out _));
 
