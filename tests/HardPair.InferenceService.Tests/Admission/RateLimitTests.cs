@@ -19,7 +19,7 @@ public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClass
     public void Dispose() => store.Dispose();
 
     [Fact]
-    public async Task ByPeerAddress_a_flooding_client_is_refused_with_a_pushback_while_another_client_is_served()
+    public async Task ByPeerAddress_AFloodingClient_IsRefusedWithAPushbackWhileAnotherIsServed()
     {
         checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
         // One image per second in bursts of 5, per source address.
@@ -57,7 +57,7 @@ public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClass
     }
 
     [Fact]
-    public async Task By_default_one_client_is_never_refused_however_much_it_sends()
+    public async Task Default_OneClientSendingFlatOut_IsNeverRefused()
     {
         checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
         await using var host = await InferenceSettings.StartServingAsync(store.Path);
@@ -81,7 +81,7 @@ public sealed class RateLimitTests(TrainedCheckpointFixture checkpoint) : IClass
     }
 
     [Fact]
-    public async Task By_identity_each_API_key_has_its_own_bucket_an_unknown_key_is_unauthenticated_and_callers_without_one_share_a_bucket()
+    public async Task ByIdentity_EachApiKey_HasItsOwnBucket_AnUnknownKeyIsUnauthenticated_AndKeylessCallersShareOne()
     {
         checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
         using var secrets = new TempDirectory();

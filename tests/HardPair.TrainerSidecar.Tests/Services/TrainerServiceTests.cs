@@ -104,7 +104,7 @@ public sealed class TrainerServiceTests : IDisposable
     }
 
     [Fact]
-    public async Task A_run_is_one_span_with_its_id_method_trigger_and_outcome()
+    public async Task Run_IsOneSpan_WithItsIdMethodTriggerAndOutcome()
     {
         var runs = new ConcurrentQueue<Activity>();
         using var listener = new ActivityListener

@@ -8,7 +8,7 @@ namespace HardPair.Shared.Tests.ML.Training;
 public sealed class TrainingHistoryTests
 {
     [Fact]
-    public void Averages_each_window_keeps_the_short_last_one_and_forwards_every_report()
+    public void Report_AveragesEachWindow_KeepsTheShortLastOne_AndForwardsEveryReport()
     {
         var forwarded = new List<int>();
         var history = new TrainingHistory(window: 3, new Progress(forwarded));
@@ -26,7 +26,7 @@ public sealed class TrainingHistoryTests
     }
 
     [Fact]
-    public void A_resumed_history_keeps_the_points_up_to_the_snapshot_from_its_file_and_adds_the_new_ones()
+    public void Report_AfterAResume_KeepsThePointsUpToTheSnapshotFromItsFile_AndAddsTheNewOnes()
     {
         using var temp = new TempDirectory();
         var file = temp.Combine("history.json");

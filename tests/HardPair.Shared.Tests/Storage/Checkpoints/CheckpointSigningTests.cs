@@ -18,7 +18,7 @@ public sealed class CheckpointSigningTests : IDisposable
     public void Dispose() => temp.Dispose();
 
     [Fact]
-    public void A_signed_store_signs_what_it_publishes_and_reads_it_back()
+    public void Publish_ToASignedStore_SignsWhatItWrites_AndReadsItBack()
     {
         var store = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
         var published = Publish(store);
@@ -32,7 +32,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void Unsigned_forged_and_altered_checkpoints_are_refused_with_the_reason()
+    public void Verify_UnsignedForgedOrAlteredCheckpoints_AreRefusedWithTheReason()
     {
         var signed = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
         var good = Publish(signed);
@@ -69,7 +69,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void Seeding_a_signed_store_signs_the_trusted_bootstrap_copies()
+    public void Seed_ASignedStore_SignsTheTrustedBootstrapCopies()
     {
         var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
         var seed = Publish(source);
@@ -81,7 +81,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void After_a_key_rotation_seeding_sets_the_stale_versions_aside_and_serves_the_bootstrap()
+    public void Seed_AfterAKeyRotation_SetsStaleVersionsAside_AndServesTheBootstrap()
     {
         var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
         var seed = Publish(source);
@@ -100,7 +100,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void A_signature_file_that_is_too_large_is_refused_unread()
+    public void Verify_ASignatureFileTooLarge_IsRefusedUnread()
     {
         var store = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
         var published = Publish(store);
@@ -110,7 +110,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public async Task A_named_pipe_for_a_signature_is_refused_without_blocking_the_scan()
+    public async Task Verify_ANamedPipeForASignature_IsRefusedWithoutBlockingTheScan()
     {
         var store = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(Key));
         var published = Publish(store);
@@ -124,7 +124,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void Options_refuse_a_short_key_or_a_missing_key_file()
+    public void Options_AShortKeyOrAMissingKeyFile_AreRefused()
     {
         static IEnumerable<string?> Errors(CheckpointStoreOptions options) =>
             options.Validate(new ValidationContext(options)).Select(r => r.ErrorMessage);
@@ -139,7 +139,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void An_ecdsa_private_key_signs_and_its_public_key_only_verifies()
+    public void Signing_AnEcdsaPrivateKey_Signs_AndItsPublicKeyOnlyVerifies()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var trainer = new CheckpointStore(temp.Path, TimeProvider.System, CheckpointSigning.WithKey(key.ExportPkcs8PrivateKeyPem()));
@@ -167,7 +167,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void Ecdsa_signatures_from_another_key_altered_or_in_the_hmac_format_are_refused()
+    public void Verify_EcdsaSignaturesFromAnotherKeyAlteredOrInTheHmacFormat_AreRefused()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -191,7 +191,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void A_key_rotation_without_downtime_trusts_the_old_and_the_new_public_key_while_the_trainer_switches()
+    public void Verify_DuringAKeyRotation_TrustsTheOldAndTheNewPublicKey_WhileTheTrainerSwitches()
     {
         using var old = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var current = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -214,7 +214,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void A_version_that_verified_once_is_refused_when_its_signature_or_manifest_changes_afterwards()
+    public void Verify_AVersionThatVerifiedOnce_IsRefusedWhenItsSignatureOrManifestChangesAfterwards()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         using var other = ECDsa.Create(ECCurve.NamedCurves.nistP256);
@@ -236,7 +236,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void A_certificate_verifies_like_the_public_key_it_holds()
+    public void Signing_ACertificate_VerifiesLikeThePublicKeyItHolds()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=hardpair-checkpoints", key, HashAlgorithmName.SHA256);
@@ -250,7 +250,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void A_verify_only_service_serves_the_bootstrap_it_seeds_unsigned_and_the_trainer_trusts_it_too()
+    public void Seed_WithAVerifyOnlyKey_ServesTheBootstrapUnsigned_AndTheTrainerTrustsItToo()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
@@ -277,7 +277,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void A_verify_only_key_refuses_to_seed_copies_it_would_not_trust()
+    public void Seed_WithAVerifyOnlyKey_RefusesCopiesItWouldNotTrust()
     {
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         var source = new CheckpointStore(temp.Combine("bootstrap"), TimeProvider.System);
@@ -291,7 +291,7 @@ public sealed class CheckpointSigningTests : IDisposable
     }
 
     [Fact]
-    public void Options_refuse_pem_keys_that_are_not_ecdsa_p256()
+    public void Options_PemKeysThatAreNotEcdsaP256_AreRefused()
     {
         static IEnumerable<string?> Errors(string key) =>
             new CheckpointStoreOptions { SigningKey = key }.Validate(new ValidationContext(new object())).Select(r => r.ErrorMessage);
