@@ -4,6 +4,7 @@ using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Grpc.Core;
 using HardPair.InferenceService.Models;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Options;
 
 namespace HardPair.InferenceService.Admission;
@@ -41,8 +42,8 @@ public sealed class ClientRateLimiter
         buckets = this.options.Enabled ? new TokenBuckets(this.options.ImagesPerSecond, this.options.Burst, time) : null;
     }
 
-    /// <summary>Takes <paramref name="images"/> permits for the calling client or refuses the call.</summary>
-    public void Admit(ServerCallContext context, int images)
+    /// <summary>Takes <paramref name="images"/> permits for the calling client (of any protocol: gRPC or REST) or refuses the call.</summary>
+    public void Admit(HttpContext context, int images)
     {
         ArgumentNullException.ThrowIfNull(context);
         if (buckets is null)
@@ -80,12 +81,12 @@ public sealed class ClientRateLimiter
     /// API key the call sends (UNAUTHENTICATED when it is not a configured one), else the shared
     /// anonymous bucket. <see cref="RateLimitKey.PeerAddress"/>: the peer's IP address.
     /// </summary>
-    internal string ClientOf(ServerCallContext context)
+    internal string ClientOf(HttpContext context)
     {
-        var connection = context.GetHttpContext().Connection;
+        var connection = context.Connection;
         if (options.Key == RateLimitKey.PeerAddress)
         {
-            return "ip:" + (connection.RemoteIpAddress?.ToString() ?? context.Peer);
+            return "ip:" + (connection.RemoteIpAddress?.ToString() ?? connection.Id);
         }
 
         if (connection.ClientCertificate is { } certificate)
@@ -93,7 +94,7 @@ public sealed class ClientRateLimiter
             return CertificateIds.GetValue(certificate, c => "cert:" + c.GetCertHashString(HashAlgorithmName.SHA256));
         }
 
-        if (apiKeys.Configured && context.RequestHeaders.GetValue(ApiKeys.Header) is { } key)
+        if (apiKeys.Configured && context.Request.Headers[ApiKeys.Header] is [{ } key, ..])
         {
             return "key:" + (apiKeys.NameOf(key) ?? throw new RpcException(new Status(StatusCode.Unauthenticated, $"the {ApiKeys.Header} header holds no key this service knows")));
         }

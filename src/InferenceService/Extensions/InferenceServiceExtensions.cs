@@ -4,6 +4,7 @@ using HardPair.InferenceService.Admission;
 using HardPair.InferenceService.Batching;
 using HardPair.InferenceService.Health;
 using HardPair.InferenceService.Models;
+using HardPair.InferenceService.OpenInference;
 using HardPair.InferenceService.Options;
 using HardPair.InferenceService.Services;
 using HardPair.ML.Torch;
@@ -28,6 +29,7 @@ public static class InferenceServiceExtensions
         builder.AddValidatedOptions<InferenceOptions>(InferenceOptions.SectionName);
         builder.AddValidatedOptions<SidecarOptions>(SidecarOptions.SectionName);
         builder.AddValidatedOptions<RateLimitOptions>(RateLimitOptions.SectionName);
+        builder.AddValidatedOptions<OpenInferenceOptions>(OpenInferenceOptions.SectionName);
         builder.AddBearerTokenAuthentication(AdminSection);
 
         services.AddSingleton(TimeProvider.System);
@@ -51,6 +53,9 @@ public static class InferenceServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<CheckpointWatcher>());
         services.AddSingleton<InferenceBatcher>();
         services.AddHostedService(sp => sp.GetRequiredService<InferenceBatcher>());
+        services.AddSingleton<InferenceCalls>();
+        services.AddSingleton<OpenInferenceModel>();
+        services.AddHostedService<RestServer>();
 
         builder.AddMetricsExport(InferenceMetrics.MeterName);
         builder.AddTracingExport(InferenceTracing.SourceName);
@@ -68,6 +73,7 @@ public static class InferenceServiceExtensions
         services.AddGrpcHealthChecks(options =>
             {
                 options.Services.Map("hardpair.v1.Classifier", result => result.Name == ModelReadinessCheck.Name);
+                options.Services.Map("inference.GRPCInferenceService", result => result.Name == ModelReadinessCheck.Name);
                 options.Services.Map(ServiceDefaults.LivenessService, result => result.Name == ServiceDefaults.ProcessCheck);
             })
             .AddCheck(ServiceDefaults.ProcessCheck, () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy("answering"))
@@ -80,6 +86,7 @@ public static class InferenceServiceExtensions
         ArgumentNullException.ThrowIfNull(app);
         app.UseFrameFlagCheck();
         app.MapGrpcService<ClassifierService>();
+        app.MapGrpcService<OpenInferenceService>();
         var admin = app.MapGrpcService<AdminService>();
         var adminPort = app.Services.GetRequiredService<IOptions<InferenceOptions>>().Value.AdminPort;
         if (adminPort > 0)
