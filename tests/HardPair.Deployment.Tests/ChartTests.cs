@@ -8,7 +8,7 @@ namespace HardPair.Deployment.Tests;
 [Trait(TestKind.Trait, TestKind.Process)]
 public sealed class ChartTests(ChartRenderer chart) : IClassFixture<ChartRenderer>
 {
-    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml", "tls.yaml", "rate-limit.yaml"];
+    public static TheoryData<string?> ValueSets() => [null, "gpu.yaml", "scale-out.yaml", "existing.yaml", "unsigned.yaml", "ecdsa.yaml", "tls.yaml", "rate-limit.yaml", "dashboard.yaml", "rest-off.yaml"];
 
     [Fact]
     public void Defaults_RenderOnePodWithBothContainers_SharingTheCheckpointVolume()

@@ -51,9 +51,10 @@ public sealed class ServiceProcess : IAsyncDisposable
     /// <summary>
     /// Starts the host on <paramref name="address"/> (a free loopback port when null); the
     /// <see cref="Channel"/> (also used to wait for SERVING) goes through <paramref name="handler"/>
-    /// when given (TLS trust, client certificates).
+    /// when given (TLS trust, client certificates). It waits for the overall health status, or
+    /// for <paramref name="healthService"/>'s (e.g. <c>liveness</c>, to start one with no model).
     /// </summary>
-    public static async Task<ServiceProcess> StartAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, Uri? address = null, HttpMessageHandler? handler = null)
+    public static async Task<ServiceProcess> StartAsync(string assemblyName, IEnumerable<string> args, TimeSpan timeout, CancellationToken cancellationToken, Uri? address = null, HttpMessageHandler? handler = null, string healthService = "")
     {
         ArgumentNullException.ThrowIfNull(args);
         address ??= new Uri($"http://127.0.0.1:{FreePort()}");
@@ -82,7 +83,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.BeginErrorReadLine();
         try
         {
-            await service.WaitUntilServingAsync(timeout, cancellationToken);
+            await service.WaitUntilServingAsync(healthService, timeout, cancellationToken);
         }
         catch
         {
@@ -125,7 +126,7 @@ public sealed class ServiceProcess : IAsyncDisposable
         process.Dispose();
     }
 
-    private async Task WaitUntilServingAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    private async Task WaitUntilServingAsync(string healthService, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var health = new Health.HealthClient(Channel);
         var deadline = DateTime.UtcNow + timeout;
@@ -138,7 +139,7 @@ public sealed class ServiceProcess : IAsyncDisposable
 
             try
             {
-                var reply = await health.CheckAsync(new HealthCheckRequest(), deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
+                var reply = await health.CheckAsync(new HealthCheckRequest { Service = healthService }, deadline: DateTime.UtcNow.AddSeconds(2), cancellationToken: cancellationToken);
                 if (reply.Status == HealthCheckResponse.Types.ServingStatus.Serving)
                 {
                     return;

@@ -1,6 +1,7 @@
 // helm-render renders a Helm chart the way `helm template` does, for tests on machines without
 // the helm binary: Go text/template with the sprig functions and Helm's own include, tpl,
-// required, toYaml, fromYaml and lookup (which finds nothing, as in a dry run).
+// required, toYaml, fromYaml and lookup (which finds nothing, as in a dry run), and .Files.Get /
+// .Files.GetBytes over the chart folder's files outside templates/.
 //
 //	helm-render -chart DIR [-f values.yaml]... [-name RELEASE] [-namespace NS] [-values-json FILE] [-notes FILE]
 //
@@ -137,6 +138,7 @@ func run(chartDir, name, namespace string, files []string, valuesJSON, notesFile
 
 	top := map[string]interface{}{
 		"Values":  values,
+		"Files":   chartFiles{root: chartDir},
 		"Chart":   map[string]interface{}{"Name": chart["name"], "Version": chart["version"], "AppVersion": chart["appVersion"]},
 		"Release": map[string]interface{}{"Name": name, "Namespace": namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
 		"Capabilities": map[string]interface{}{
@@ -176,6 +178,24 @@ func run(chartDir, name, namespace string, files []string, valuesJSON, notesFile
 	}
 	return nil
 }
+
+// chartFiles is Helm's .Files: the chart's files by their path in the chart folder ("" for a
+// missing one, a template, or a path that leaves the folder, as Helm finds nothing there).
+type chartFiles struct{ root string }
+
+func (f chartFiles) GetBytes(name string) []byte {
+	clean := filepath.ToSlash(filepath.Clean(filepath.FromSlash(name)))
+	if clean == ".." || strings.HasPrefix(clean, "../") || strings.HasPrefix(clean, "/") || strings.HasPrefix(clean, "templates/") {
+		return nil
+	}
+	data, err := os.ReadFile(filepath.Join(f.root, filepath.FromSlash(clean)))
+	if err != nil {
+		return nil
+	}
+	return data
+}
+
+func (f chartFiles) Get(name string) string { return string(f.GetBytes(name)) }
 
 func readYAML(path string) (map[string]interface{}, error) {
 	data, err := os.ReadFile(path)
