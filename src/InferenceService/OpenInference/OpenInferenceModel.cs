@@ -63,6 +63,43 @@ public sealed class OpenInferenceModel(InferenceCalls calls, ModelHost host, IOp
         return metadata;
     }
 
+    /// <summary>Triton's model configuration: batching limits, tensors (without the batch dimension) and the dynamic batcher's settings.</summary>
+    public ModelConfig ModelConfig(string name, string version)
+    {
+        var metadata = ModelMetadata(name, version);
+        var settings = calls.Settings;
+        var config = new ModelConfig
+        {
+            Name = Name,
+            Platform = metadata.Platform,
+            Backend = ServerName,
+            MaxBatchSize = settings.MaxRequestsPerBatchCall,
+            DynamicBatching = new ModelDynamicBatching
+            {
+                PreferredBatchSize = { settings.MaxBatchSize },
+                MaxQueueDelayMicroseconds = (ulong)(settings.MaxQueueDelay.Ticks / TimeSpan.TicksPerMicrosecond),
+            },
+        };
+        var input = metadata.Inputs[0];
+        config.Input.Add(new ModelInput { Name = input.Name, DataType = DataType.TypeUint8, Format = ModelInput.Types.Format.Nchw, Dims = { input.Shape.Skip(1) } });
+        foreach (var output in metadata.Outputs)
+        {
+            config.Output.Add(new ModelOutput
+            {
+                Name = output.Name,
+                DataType = output.Datatype switch
+                {
+                    Datatypes.Fp32 => DataType.TypeFp32,
+                    Datatypes.Int32 => DataType.TypeInt32,
+                    _ => DataType.TypeBool,
+                },
+                Dims = { output.Shape.Count > 1 ? output.Shape.Skip(1) : [1] },
+            });
+        }
+
+        return config;
+    }
+
     /// <summary>
     /// Validates the whole request before anything reaches the model (INVALID_ARGUMENT naming the
     /// field), admits its N images, classifies them in one batcher call (one version answers all)

@@ -278,6 +278,55 @@ public sealed class OpenInferenceTests(TrainedCheckpointFixture checkpoint) : IC
         Assert.Contains(b, answered);
     }
 
+    /// <summary>Triton's additions, called as tritonclient and perf_analyzer call them: by their paths under inference.GRPCInferenceService.</summary>
+    [Fact]
+    public async Task TritonAdditions_StreamAnswersEachRequestInOrder_ErrorsInBand_AndTheConfigDescribesTheModel()
+    {
+        checkpoint.CopyInto(store.Path);
+        await using var host = await InferenceSettings.StartServingAsync(store.Path);
+        var invoker = host.Channel.CreateCallInvoker();
+        static Marshaller<T> Marshal<T>(MessageParser<T> parser)
+            where T : IMessage<T> => Marshallers.Create(m => m.ToByteArray(), parser.ParseFrom);
+        var stream = new Method<ModelInferRequest, ModelStreamInferResponse>(MethodType.DuplexStreaming, "inference.GRPCInferenceService", "ModelStreamInfer", Marshal(ModelInferRequest.Parser), Marshal(ModelStreamInferResponse.Parser));
+        var config = new Method<ModelConfigRequest, ModelConfigResponse>(MethodType.Unary, "inference.GRPCInferenceService", "ModelConfig", Marshal(ModelConfigRequest.Parser), Marshal(ModelConfigResponse.Parser));
+        var missing = new Method<ModelConfigRequest, ModelConfigResponse>(MethodType.Unary, "inference.GRPCInferenceService", "RepositoryIndex", Marshal(ModelConfigRequest.Parser), Marshal(ModelConfigResponse.Parser));
+        var bad = RawRequest(checkpoint.Test, 1, 1, "s1");
+        bad.Inputs[0].Datatype = "INT64";
+
+        using var call = invoker.AsyncDuplexStreamingCall(stream, null, new CallOptions(cancellationToken: TestContext.Current));
+        foreach (var request in new[] { RawRequest(checkpoint.Test, 0, 2, "s0"), bad, RawRequest(checkpoint.Test, 2, 1, "s2") })
+        {
+            await call.RequestStream.WriteAsync(request, TestContext.Current);
+        }
+
+        await call.RequestStream.CompleteAsync();
+        var answers = new List<ModelStreamInferResponse>();
+        await foreach (var answer in call.ResponseStream.ReadAllAsync(TestContext.Current))
+        {
+            answers.Add(answer);
+        }
+
+        var configuration = (await invoker.AsyncUnaryCall(config, null, new CallOptions(cancellationToken: TestContext.Current), new ModelConfigRequest { Name = Model })).Config;
+        var unimplemented = await Assert.ThrowsAsync<RpcException>(() => invoker.AsyncUnaryCall(missing, null, new CallOptions(cancellationToken: TestContext.Current), new ModelConfigRequest()).ResponseAsync);
+        var unknownModel = await Assert.ThrowsAsync<RpcException>(() => invoker.AsyncUnaryCall(config, null, new CallOptions(cancellationToken: TestContext.Current), new ModelConfigRequest { Name = "resnet" }).ResponseAsync);
+
+        Assert.Equal(["s0", "s1", "s2"], answers.Select(a => a.InferResponse.Id));
+        Assert.Equal("", answers[0].ErrorMessage);
+        Assert.Equal([2, 10], answers[0].InferResponse.Outputs[0].Shape);
+        Assert.StartsWith("InvalidArgument: inputs[0].datatype", answers[1].ErrorMessage, StringComparison.Ordinal);
+        Assert.Equal(checkpoint.Version, answers[2].InferResponse.ModelVersion);
+        Assert.Equal(Model, configuration.Name);
+        Assert.Equal(256, configuration.MaxBatchSize);
+        var input = Assert.Single(configuration.Input);
+        Assert.Equal((DataType.TypeUint8, ModelInput.Types.Format.Nchw), (input.DataType, input.Format));
+        Assert.Equal([1, 28, 28], input.Dims);
+        Assert.Equal([10], configuration.Output.Single(o => o.Name == "probabilities").Dims);
+        Assert.Equal([1], configuration.Output.Single(o => o.Name == "label").Dims);
+        Assert.Equal([64], configuration.DynamicBatching.PreferredBatchSize);
+        Assert.Equal(StatusCode.Unimplemented, unimplemented.StatusCode);
+        Assert.Equal(StatusCode.NotFound, unknownModel.StatusCode);
+    }
+
     [Fact]
     public async Task Rest_HealthMetadataAndInfer_AnswerTheSpecificationsJson_AndABadBodyIs400()
     {

@@ -105,11 +105,15 @@ internal sealed class ParsingCheckedMethodProvider<TService> : IServiceMethodPro
         private static TDelegate Invoker<TDelegate>(MethodInfo method)
             where TDelegate : Delegate => (TDelegate)Delegate.CreateDelegate(typeof(TDelegate), method);
 
-        /// <summary>The service's override of the generated base method, and the endpoint metadata grpc-dotnet gives it.</summary>
+        /// <summary>
+        /// The service's handler of <paramref name="name"/>: its override of the generated base
+        /// method, or a method of its own when its bind method adds ones the generated code lacks
+        /// (a service bound by a method of its own type); with the endpoint metadata grpc-dotnet gives it.
+        /// </summary>
         private List<object> Metadata(string name, out MethodInfo method)
         {
             method = typeof(TService).GetMethods(BindingFlags.Public | BindingFlags.Instance)
-                .FirstOrDefault(m => m.Name == name && m.IsVirtual && m.GetBaseDefinition().DeclaringType == declaringType)
+                .FirstOrDefault(m => m.Name == name && m.GetBaseDefinition().DeclaringType is { } declared && declared.IsAssignableFrom(declaringType) && declared != typeof(object))
                 ?? throw new InvalidOperationException($"Could not find '{name}' on {typeof(TService)}.");
             List<object> metadata = [.. typeof(TService).GetCustomAttributes(inherit: true), .. method.GetCustomAttributes(inherit: true)];
             metadata.Add(new HttpMethodMetadata(["POST"], acceptCorsPreflight: true));
