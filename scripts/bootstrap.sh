@@ -6,7 +6,8 @@ set -euo pipefail
 
 # python3-grpc-tools and python3-grpcio: the Python client test (a non-.NET client).
 # golang-go + sprig + yaml.v3 and yamllint: rendering and linting the Helm chart without helm.
-APT_PACKAGES=(dataset-fashion-mnist python3-grpc-tools python3-grpcio
+# curl: the README's call to the Open Inference Protocol's REST twin, run by the local-stack test.
+APT_PACKAGES=(dataset-fashion-mnist python3-grpc-tools python3-grpcio curl
   golang-go golang-github-masterminds-sprig-dev golang-gopkg-yaml.v3-dev yamllint)
 
 missing=()

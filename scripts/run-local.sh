@@ -9,6 +9,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 
 INFERENCE_URL=${HARDPAIR_INFERENCE_URL:-http://127.0.0.1:50051}
 TRAINER_URL=${HARDPAIR_TRAINER_URL:-http://127.0.0.1:50061}
+REST_PORT=${HARDPAIR_REST_PORT:-8000}
 STORE=${HARDPAIR_STORE:-$PWD/.local/checkpoints}
 STATE=${HARDPAIR_TRAINER_STATE:-$PWD/.local/trainer}
 TOKEN_FILE=${HARDPAIR_TOKEN_FILE:-$PWD/.local/control-token}
@@ -51,12 +52,13 @@ dotnet "$(bin InferenceService)/HardPair.InferenceService.dll" \
   --urls "$INFERENCE_URL" --Checkpoints:Path "$STORE" --contentRoot "$(bin InferenceService)" \
   --Admin:TokenFile "$TOKEN_FILE" --Sidecar:Address "$TRAINER_URL" --Sidecar:TokenFile "$TOKEN_FILE" \
   --Checkpoints:SigningKeyFile "$SIGNING_KEY_FILE" --Checkpoints:SeedFrom "$BOOTSTRAP" \
-  --Torch:Threads 1 &
+  --OpenInference:RestPort "$REST_PORT" --Torch:Threads 1 &
 pids+=($!)
 
 cat <<MSG
 HardPair local stack
-  inference service  $INFERENCE_URL   (gRPC, h2c: hardpair.v1.Classifier, hardpair.v1.Admin, grpc.health.v1, reflection)
+  inference service  $INFERENCE_URL   (gRPC, h2c: hardpair.v1.Classifier, hardpair.v1.Admin, inference.GRPCInferenceService, grpc.health.v1, reflection)
+  Open Inference REST http://127.0.0.1:$REST_PORT/v2/models/classifier   (KServe v2 / Triton REST, model "classifier")
   trainer sidecar    $TRAINER_URL   (gRPC, h2c: hardpair.v1.Trainer, grpc.health.v1, reflection)
   control token      $TOKEN_FILE  (authorization: Bearer <token>)
   signing key        $SIGNING_KEY_FILE  (HMAC; only checkpoints signed with it, or the bootstrap's, are served)

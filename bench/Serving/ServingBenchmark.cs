@@ -25,6 +25,7 @@ namespace HardPair.Bench.Serving;
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
 ///   dotnet run -c Release --project bench/Serving -- --soak [--minutes 10]   (see SoakBenchmark)
 ///   dotnet run -c Release --project bench/Serving -- --fairness [--seconds 10]   (see FairnessBenchmark)
+///   dotnet run -c Release --project bench/Serving -- --protocols [--seconds 10] [--rounds 5] [--concurrency 64]   (see ProtocolBenchmark)
 /// </summary>
 public static class ServingBenchmark
 {
@@ -69,6 +70,11 @@ public static class ServingBenchmark
         if (args.Contains("--fairness"))
         {
             return await FairnessBenchmark.RunAsync(root, output, TimeSpan.FromSeconds(seconds));
+        }
+
+        if (args.Contains("--protocols"))
+        {
+            return await ProtocolBenchmark.RunAsync(root, output, TimeSpan.FromSeconds(seconds), roundCount, concurrencies.Max());
         }
 
         if (args.Contains("--soak"))
@@ -190,16 +196,30 @@ public static class ServingBenchmark
         return clock.Elapsed.TotalSeconds;
     }
 
-    private static async Task<LoadResult> LoadAsync(InferenceProcess service, ImageDataset test, bool streaming, int concurrency, double seconds, string mode)
+    private static Task<LoadResult> LoadAsync(InferenceProcess service, ImageDataset test, bool streaming, int concurrency, double seconds, string mode)
     {
         var client = new Classifier.ClassifierClient(service.Channel);
         var requests = Enumerable.Range(0, 512).Select(i => new ClassifyRequest
         {
             Image = new Image { Uint8Pixels = ByteString.CopyFrom(test.Image(i)), Shape = { 1, 28, 28 } },
         }).ToArray();
+        return LoadAsync(service, concurrency, seconds, mode, () => new Caller(client, streaming, requests));
+    }
 
+    /// <summary>
+    /// Closed-loop load: <paramref name="concurrency"/> callers, each sending its next image once
+    /// the last one is answered, for <paramref name="seconds"/>; throughput, latency percentiles,
+    /// the service's mean batch, CPU and memory over the phase.
+    /// </summary>
+    internal static async Task<LoadResult> LoadAsync(InferenceProcess service, int concurrency, double seconds, string mode, Func<ILoadCaller> newCaller)
+    {
         // Warm up the connection, the JIT and the model.
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => client.ClassifyAsync(requests[i % requests.Length]).ResponseAsync));
+        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async i =>
+        {
+            using var caller = newCaller();
+            await caller.CallAsync(i);
+            await caller.CompleteAsync();
+        }));
         var before = await service.BatchStatsAsync();
         var cpuBefore = service.CpuTime();
         var ownCpuBefore = Environment.CpuUsage.TotalTime;
@@ -210,13 +230,13 @@ public static class ServingBenchmark
         await Task.WhenAll(Enumerable.Range(0, concurrency).Select(async worker =>
         {
             var mine = latencies[worker] = [];
-            using var caller = new Caller(client, streaming);
+            using var caller = newCaller();
             for (var i = worker; clock.Elapsed.TotalSeconds < seconds; i += concurrency)
             {
                 var started = Stopwatch.GetTimestamp();
                 try
                 {
-                    await caller.ClassifyAsync(requests[i % requests.Length]);
+                    await caller.CallAsync(i);
                     mine.Add(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
                 }
                 catch (RpcException ex)
@@ -245,12 +265,13 @@ public static class ServingBenchmark
     /// One closed-loop caller: a unary Classify per image, or one ClassifyStream that carries an
     /// image at a time (opened on the first image, opened again after a failure ends it).
     /// </summary>
-    private sealed class Caller(Classifier.ClassifierClient client, bool streaming) : IDisposable
+    private sealed class Caller(Classifier.ClassifierClient client, bool streaming, ClassifyRequest[] requests) : ILoadCaller
     {
         private AsyncDuplexStreamingCall<ClassifyRequest, ClassifyResponse>? stream;
 
-        public async Task ClassifyAsync(ClassifyRequest request)
+        public async Task CallAsync(int image)
         {
+            var request = requests[image % requests.Length];
             if (!streaming)
             {
                 await client.ClassifyAsync(request);
@@ -327,6 +348,15 @@ public static class ServingBenchmark
         listener.Start();
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
+}
+
+/// <summary>A closed-loop caller of one protocol: sends image <c>i</c> (of a fixed set) and waits for its answer.</summary>
+internal interface ILoadCaller : IDisposable
+{
+    Task CallAsync(int image);
+
+    /// <summary>Ends whatever the caller holds open, as a client that is done does.</summary>
+    Task CompleteAsync();
 }
 
 public sealed record RawResult(int Batch, double ImagesPerSecond, int Streams = 1);

@@ -36,6 +36,7 @@ public sealed class LocalStackTests
             ["HARDPAIR_TRAINER_STATE"] = root.Combine("trainer"),
             ["HARDPAIR_TOKEN_FILE"] = root.Combine("secrets", "control-token"),
             ["HARDPAIR_SIGNING_KEY_FILE"] = root.Combine("secrets", "signing-key"),
+            ["HARDPAIR_REST_PORT"] = ServiceProcess.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
         };
 
         await using var stack = await LocalStack.StartAsync(environment, inference, ct);
@@ -50,9 +51,17 @@ public sealed class LocalStackTests
         await admin.NotifyCheckpointAsync(new NotifyCheckpointRequest { Version = forged }, headers, cancellationToken: ct);
         var served = await new Classifier.ClassifierClient(stack.Channel).GetModelInfoAsync(new GetModelInfoRequest(), cancellationToken: ct);
         var list = await ChildProcess.RunAsync(Executables.Path("Cli", "hardpair"), ["models", "list"], TimeSpan.FromMinutes(1), ct, new Dictionary<string, string> { ["HARDPAIR_ADDRESS"] = inference.ToString(), ["HARDPAIR_TOKEN"] = token });
+        // The README's curl call, against the REST twin the script starts.
+        var curl = await CurlAsync($"http://127.0.0.1:{environment["HARDPAIR_REST_PORT"]}/v2/models/classifier", ct);
         var output = await stack.StopAsync();
 
         Assert.Equal(Stack.BootstrapVersion, served.Version);
+        Assert.True(curl.ExitCode == 0, curl.Error);
+        using (var metadata = System.Text.Json.JsonDocument.Parse(curl.Output))
+        {
+            Assert.Equal(Stack.BootstrapVersion, metadata.RootElement.GetProperty("versions")[0].GetString());
+        }
+
         Assert.True(list.ExitCode == 0, list.Error);
         foreach (var refused in new[] { forged, older })
         {
@@ -70,6 +79,19 @@ public sealed class LocalStackTests
 
         Assert.DoesNotContain(key, output, StringComparison.Ordinal);
         Assert.Contains(environment["HARDPAIR_SIGNING_KEY_FILE"], output, StringComparison.Ordinal);
+    }
+
+    private static async Task<(int ExitCode, string Output, string Error)> CurlAsync(string url, CancellationToken ct)
+    {
+        var start = new System.Diagnostics.ProcessStartInfo("curl") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-sS");
+        start.ArgumentList.Add("--fail");
+        start.ArgumentList.Add(url);
+        using var process = System.Diagnostics.Process.Start(start)!;
+        var output = process.StandardOutput.ReadToEndAsync(ct);
+        var error = process.StandardError.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct);
+        return (process.ExitCode, await output, await error);
     }
 
     /// <summary>The script in a process group of its own (so that both services go with it), its output collected.</summary>
