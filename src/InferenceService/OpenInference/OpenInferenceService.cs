@@ -1,8 +1,8 @@
 using Grpc.Core;
-using HardPair.InferenceService.OpenInference;
+using HardPair.InferenceService.Services;
 using HardPair.Protos.Inference;
 
-namespace HardPair.InferenceService.Services;
+namespace HardPair.InferenceService.OpenInference;
 
 /// <summary>
 /// <c>inference.GRPCInferenceService</c>, the Open Inference Protocol over gRPC, on the main port
