@@ -126,6 +126,12 @@ public sealed partial class RestServer(OpenInferenceModel model, InferenceCalls 
         }
         catch (RpcException ex)
         {
+            // The rate limit's pushback, as HTTP says it: whole seconds, rounded up.
+            if (ex.Trailers.GetValue(Admission.ClientRateLimiter.RetryPushbackTrailer) is { } ms && int.TryParse(ms, out var wait))
+            {
+                context.Response.Headers.RetryAfter = ((wait + 999) / 1000).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            }
+
             await Error(context, HttpStatus(ex.StatusCode), ex.Status.Detail);
             return;
         }

@@ -383,6 +383,30 @@ public sealed class OpenInferenceTests(TrainedCheckpointFixture checkpoint) : IC
         Assert.Contains("'resnet'", await unknown.Content.ReadAsStringAsync(TestContext.Current), StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Rest_UnderTheRateLimit_IsAdmittedLikeClassify_AndRefusedWith429AndRetryAfter()
+    {
+        checkpoint.CopyInto(store.Path);
+        var port = ServiceProcess.FreePort();
+        await using var host = await InferenceSettings.StartServingAsync(store.Path, new Dictionary<string, string?>
+        {
+            ["OpenInference:RestPort"] = port.ToString(CultureInfo.InvariantCulture),
+            ["RateLimit:ImagesPerSecond"] = "1",
+            ["RateLimit:Burst"] = "3",
+            ["RateLimit:Key"] = "PeerAddress",
+        });
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{port}") };
+        var body = new { inputs = new[] { new { name = "image", shape = new[] { 2, 28, 28 }, datatype = "UINT8", data = new int[2 * 784] } } };
+
+        var first = await http.PostAsJsonAsync(new Uri($"/v2/models/{Model}/infer", UriKind.Relative), body, TestContext.Current);
+        var second = await http.PostAsJsonAsync(new Uri($"/v2/models/{Model}/infer", UriKind.Relative), body, TestContext.Current);
+
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
+        Assert.Equal(HttpStatusCode.TooManyRequests, second.StatusCode);
+        Assert.True(second.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {second.Headers.RetryAfter}");
+        Assert.Contains("rate limit", await second.Content.ReadAsStringAsync(TestContext.Current), StringComparison.Ordinal);
+    }
+
     private static ModelInferRequest RawRequest(ImageDataset data, int first, int count, string id)
     {
         var bytes = new byte[count * 784];
