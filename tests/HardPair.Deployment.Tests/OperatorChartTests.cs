@@ -47,6 +47,14 @@ public sealed class OperatorChartTests(ChartRenderer chart) : IClassFixture<Char
     }
 
     [Fact]
+    public void Tls_MarksTheGrpcServicePortAsHttps_NotH2c()
+    {
+        var service = chart.Render("tls.yaml").OfKind("Service").Single(s => s.Name == "demo-hardpair");
+
+        Assert.Equal("https", service.List("spec.ports").Single(p => (string)p["name"] == "grpc")["appProtocol"]);
+    }
+
+    [Fact]
     public void RestOff_LeavesNoRestPort_AndSetsRestPortZero()
     {
         var rendering = chart.Render("rest-off.yaml");
