@@ -1,1 +1,0 @@
-dotnet bench/results/robustness-20261126T115727Z/bin/HardPair.TrainerSidecar.dll train --method trades --head cosine --epochs 6 --train-subset 12000 --seed 1 --test-subset 1000 --attacks clean,fgsm,pgd20,cw,apgd --out bench/results/robustness-20261126T115727Z/store
