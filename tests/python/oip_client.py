@@ -108,17 +108,8 @@ def main():
     out["classification"] = [[float(s.split(":", 2)[0]), int(s.split(":", 2)[1]), s.split(":", 2)[2]] for s in strings]
 
     # Every malformed request is INVALID_ARGUMENT; an unknown model NOT_FOUND.
-    def bad(change):
-        request = raw_request(images[:1])
-        change(request)
-        try:
-            stub.ModelInfer(request, timeout=10)
-            return "OK"
-        except grpc.RpcError as error:
-            return error.code().name
-
-    def typed_bad(change):
-        request = typed_request(images[:1])
+    def status(change, build=raw_request):
+        request = build(images[:1])
         change(request)
         try:
             stub.ModelInfer(request, timeout=10)
@@ -130,14 +121,14 @@ def main():
         setattr(obj, field, value)
 
     out["refused"] = {
-        "unknown input": bad(lambda r: set_(r.inputs[0], "name", "pixels")),
-        "unknown output": bad(lambda r: r.outputs.add(name="logits")),
-        "wrong datatype": bad(lambda r: set_(r.inputs[0], "datatype", "INT16")),
-        "shape": bad(lambda r: r.inputs[0].shape.__setitem__(3, cols - 1)),
-        "raw length": bad(lambda r: r.raw_input_contents.__setitem__(0, images[0][:-1])),
-        "raw and typed": bad(lambda r: r.inputs[0].contents.uint_contents.extend([0] * (rows * cols))),
-        "non-finite": typed_bad(lambda r: r.inputs[0].contents.fp32_contents.__setitem__(0, float("nan"))),
-        "unknown model": bad(lambda r: set_(r, "model_name", "resnet")),
+        "unknown input": status(lambda r: set_(r.inputs[0], "name", "pixels")),
+        "unknown output": status(lambda r: r.outputs.add(name="logits")),
+        "wrong datatype": status(lambda r: set_(r.inputs[0], "datatype", "INT16")),
+        "shape": status(lambda r: r.inputs[0].shape.__setitem__(3, cols - 1)),
+        "raw length": status(lambda r: r.raw_input_contents.__setitem__(0, images[0][:-1])),
+        "raw and typed": status(lambda r: r.inputs[0].contents.uint_contents.extend([0] * (rows * cols))),
+        "non-finite": status(lambda r: r.inputs[0].contents.fp32_contents.__setitem__(0, float("nan")), typed_request),
+        "unknown model": status(lambda r: set_(r, "model_name", "resnet")),
     }
     print(json.dumps(out))
 
