@@ -47,6 +47,17 @@ public sealed class InferenceHostTests : IDisposable
         Assert.Contains(key.Split(':')[1], error.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("OpenInference:RestHost", "example.com")]
+    [InlineData("OpenInference:ModelName", "my model")]
+    [InlineData("OpenInference:RestPort", "70000")]
+    public async Task Start_InvalidOpenInferenceSetting_FailsAtStartNamingIt(string key, string value)
+    {
+        var error = await Assert.ThrowsAsync<OptionsValidationException>(() => StartAsync(new Dictionary<string, string?> { [key] = value }));
+
+        Assert.Contains(key.Split(':')[1], error.Message, StringComparison.Ordinal);
+    }
+
     private Task<LoopbackHost> StartAsync(Dictionary<string, string?> settings)
     {
         settings.TryAdd("Torch:Device", "cpu");

@@ -1,4 +1,3 @@
-using System.Net;
 using System.Text.Json;
 using Grpc.Core;
 using HardPair.InferenceService.Options;
@@ -33,19 +32,7 @@ public sealed partial class RestServer(OpenInferenceModel model, InferenceCalls 
         builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
         {
             kestrel.Limits.MaxRequestBodySize = calls.Settings.MaxMessageBytes;
-            void Http1(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
-            if (settings.ListensEverywhere)
-            {
-                kestrel.ListenAnyIP(settings.RestPort, Http1);
-            }
-            else if (settings.RestHost == "localhost")
-            {
-                kestrel.ListenLocalhost(settings.RestPort, Http1);
-            }
-            else
-            {
-                kestrel.Listen(IPAddress.Parse(settings.RestHost), settings.RestPort, Http1);
-            }
+            Hosting.ListenHost.Listen(kestrel, settings.RestHost, settings.RestPort, HttpProtocols.Http1);
         });
         builder.Services.AddRoutingCore();
         server = builder.Build();

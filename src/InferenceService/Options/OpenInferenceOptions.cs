@@ -1,5 +1,4 @@
 using System.ComponentModel.DataAnnotations;
-using System.Net;
 
 namespace HardPair.InferenceService.Options;
 
@@ -27,12 +26,9 @@ public sealed class OpenInferenceOptions : IValidatableObject
     [Required]
     public string RestHost { get; set; } = "127.0.0.1";
 
-    /// <summary>Whether <see cref="RestHost"/> means every interface.</summary>
-    public bool ListensEverywhere => RestHost is "+" or "*" or "0.0.0.0" or "::";
-
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!ListensEverywhere && RestHost != "localhost" && !IPAddress.TryParse(RestHost, out _))
+        if (!HardPair.Hosting.ListenHost.IsValid(RestHost))
         {
             yield return new ValidationResult(
                 $"OpenInference:RestHost '{RestHost}' must be an IP address, localhost, or + for every interface",

@@ -18,12 +18,9 @@ public sealed class MetricsOptions : IValidatableObject
     [Required]
     public string PrometheusHost { get; set; } = "127.0.0.1";
 
-    /// <summary>Whether <see cref="PrometheusHost"/> means every interface.</summary>
-    public bool ListensEverywhere => PrometheusHost is "+" or "*" or "0.0.0.0" or "::";
-
     public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        if (!ListensEverywhere && PrometheusHost != "localhost" && !System.Net.IPAddress.TryParse(PrometheusHost, out _))
+        if (!ListenHost.IsValid(PrometheusHost))
         {
             yield return new ValidationResult(
                 $"Metrics:PrometheusHost '{PrometheusHost}' must be an IP address, localhost, or + for every interface",

@@ -1,4 +1,3 @@
-using System.Net;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
@@ -26,22 +25,7 @@ internal sealed partial class MetricsServer(MeterProvider meterProvider, IOption
         var settings = options.Value;
         // No configuration sources: the host's Kestrel settings (endpoints, defaults) are not this server's.
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel =>
-        {
-            void Http1(ListenOptions listen) => listen.Protocols = HttpProtocols.Http1;
-            if (settings.ListensEverywhere)
-            {
-                kestrel.ListenAnyIP(settings.PrometheusPort, Http1);
-            }
-            else if (settings.PrometheusHost == "localhost")
-            {
-                kestrel.ListenLocalhost(settings.PrometheusPort, Http1);
-            }
-            else
-            {
-                kestrel.Listen(IPAddress.Parse(settings.PrometheusHost), settings.PrometheusPort, Http1);
-            }
-        });
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(kestrel => ListenHost.Listen(kestrel, settings.PrometheusHost, settings.PrometheusPort, HttpProtocols.Http1));
         server = builder.Build();
         server.UseOpenTelemetryPrometheusScrapingEndpoint(meterProvider, context => context.Request.Path == "/metrics", path: null, configureBranchedPipeline: null, optionsName: null);
         server.Run(context =>
