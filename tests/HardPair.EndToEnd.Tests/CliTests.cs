@@ -28,8 +28,11 @@ public sealed class CliTests
         var list = await Cli(["models", "list"], withToken);
         Assert.True(list.ExitCode == 0, list.Error);
         Assert.Contains($"{Stack.BootstrapVersion}    serving", list.Output, StringComparison.Ordinal);
-        // The bootstrap manifest is schema 1: its number is its lowest single attack, named as such.
-        Assert.Matches($@"{Stack.BootstrapVersion}\s+serving\s+spat\s+\S+ %\s+51\.2 % cw\s+1000\s", list.Output);
+        // The shipped manifest's method and headline robust number, named by its suite and image count.
+        var shipped = HardPair.Storage.Checkpoints.CheckpointReader.Verify(Repository.Bootstrap);
+        var headline = shipped.Metrics.RobustSummary!;
+        var robust = System.Text.RegularExpressions.Regex.Escape(string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{headline.Accuracy:P1} {headline.Attack}"));
+        Assert.Matches($@"{Stack.BootstrapVersion}\s+serving\s+{shipped.Training.Method}\s+\S+ %\s+{robust}\s+{headline.Examples}\s", list.Output);
 
         var feedback = await Cli(["feedback", "add", "--dataset-index", "3"], withToken);
         Assert.True(feedback.ExitCode == 0, feedback.Error);

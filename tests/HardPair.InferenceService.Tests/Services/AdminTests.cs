@@ -102,11 +102,11 @@ public sealed class AdminTests(TrainedCheckpointFixture checkpoint) : IClassFixt
     public async Task ListModelsAndModelInfo_NameTheSuiteBehindRobustAccuracy_AndAnOldManifestsSingleAttack()
     {
         var current = checkpoint.CopyInto(store.Path, "v20260101T000000000Z-aaaaaaaa");
-        // The shipped bootstrap checkpoint: schema 1, single attacks only, and the newest version.
-        var bootstrap = Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single();
-        var old = Path.GetFileName(bootstrap);
+        // The first shipped bootstrap checkpoint: schema 1, single attacks only, and the newest version.
+        var schemaOne = Repository.SchemaOneCheckpoint;
+        var old = Path.GetFileName(schemaOne);
         Directory.CreateDirectory(Path.Combine(store.Path, old));
-        foreach (var file in Directory.GetFiles(bootstrap))
+        foreach (var file in Directory.GetFiles(schemaOne))
         {
             File.Copy(file, Path.Combine(store.Path, old, Path.GetFileName(file)));
         }

@@ -55,7 +55,7 @@ public sealed class OfflineCommandTests
     [Fact]
     public void FixedPartners_TheMapACheckpointImplies_IsTheMapItselfGivenAsAList()
     {
-        var bootstrap = Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single();
+        var bootstrap = Repository.Bootstrap;
 
         var fromCheckpoint = OfflineCommands.FixedPartners(bootstrap, 10);
         var fromList = OfflineCommands.FixedPartners(string.Join(',', fromCheckpoint!), 10);

@@ -4,17 +4,17 @@ using HardPair.Testing;
 
 namespace HardPair.Shared.Tests.Storage.Checkpoints;
 
-/// <summary>Schema 2 changed what robust accuracy means; schema-1 stores (the shipped bootstrap checkpoint) are still read, and say what their number is.</summary>
+/// <summary>Schema 2 changed what robust accuracy means; schema-1 stores (the first shipped bootstrap checkpoint, kept as a fixture) are still read, and say what their number is.</summary>
 [Collection(TorchCollection.Name)]
 [Trait(TestKind.Trait, TestKind.Unit)]
 public sealed class ManifestSchemaTests
 {
-    private static string Bootstrap => Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single();
+    private static string SchemaOne => Repository.SchemaOneCheckpoint;
 
     [Fact]
-    public void Verify_SchemaOneBootstrap_ReadsWithItsLowestSingleAttackAsTheSummary()
+    public void Verify_SchemaOneCheckpoint_ReadsWithItsLowestSingleAttackAsTheSummary()
     {
-        var manifest = CheckpointReader.Verify(Bootstrap);
+        var manifest = CheckpointReader.Verify(SchemaOne);
 
         Assert.Equal(1, manifest.SchemaVersion);
         Assert.Equal(1000, manifest.Metrics.CleanExamples);
@@ -36,12 +36,12 @@ public sealed class ManifestSchemaTests
     }
 
     [Fact]
-    public void Store_ListsAndLoadsTheSchemaOneBootstrap()
+    public void Store_ListsAndLoadsASchemaOneCheckpoint()
     {
         using var temp = new TempDirectory();
-        var version = Path.GetFileName(Bootstrap);
+        var version = Path.GetFileName(SchemaOne);
         Directory.CreateDirectory(Path.Combine(temp.Path, version));
-        foreach (var file in Directory.GetFiles(Bootstrap))
+        foreach (var file in Directory.GetFiles(SchemaOne))
         {
             File.Copy(file, Path.Combine(temp.Path, version, Path.GetFileName(file)));
         }

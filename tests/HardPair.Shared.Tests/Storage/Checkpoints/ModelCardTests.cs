@@ -48,7 +48,7 @@ public sealed class ModelCardTests
     [Fact]
     public void ModelCardDoc_IsTheShippedCheckpointsCard()
     {
-        var manifest = CheckpointReader.Verify(Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single());
+        var manifest = CheckpointReader.Verify(Repository.Bootstrap);
         var doc = File.ReadAllText(Path.Combine(Repository.Root, "docs", "MODEL_CARD.md"));
         const string Begin = "<!-- card:begin -->";
         const string End = "<!-- card:end -->";
@@ -69,9 +69,9 @@ public sealed class ModelCardTests
     }
 
     [Fact]
-    public void Render_TheSchemaOneBootstrap_NamesItsSingleAttack_AndSaysPerClassWasNotRecorded()
+    public void Render_ASchemaOneManifest_NamesItsSingleAttack_AndSaysPerClassWasNotRecorded()
     {
-        var manifest = CheckpointReader.Verify(Directory.GetDirectories(Path.Combine(Repository.Root, "models", "bootstrap")).Single());
+        var manifest = CheckpointReader.Verify(Repository.SchemaOneCheckpoint);
 
         var card = ModelCard.Render(manifest);
 
