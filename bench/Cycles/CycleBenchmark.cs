@@ -32,6 +32,7 @@ internal static class CycleBenchmark
             .Select(s => s.Split('=', 2) is [var key, var value] ? (key, value) : throw new UsageException($"--settings: '{s}' is not Key=value"))
             .ToList();
         line.RejectUnknown(0);
+        var gate = GateSettings.Effective(SidecarProcess.Folder(root), settings);
 
         var start = CheckpointReader.Verify(from);
         var store = Path.Combine(output, "store");
@@ -72,7 +73,7 @@ internal static class CycleBenchmark
         var final = await EvaluateAsync(root, Path.Combine(store, last), finalAttacks, finalSubset, threads);
         File.WriteAllText(Path.Combine(output, "final.json"), final);
 
-        var summary = new CycleSummary(start.Version, start.Metrics.CleanAccuracy, last, clock.Elapsed.TotalSeconds, records, JsonDocument.Parse(final).RootElement);
+        var summary = new CycleSummary(start.Version, start.Metrics.CleanAccuracy, gate, last, clock.Elapsed.TotalSeconds, records, JsonDocument.Parse(final).RootElement);
         File.WriteAllText(Path.Combine(output, "cycles.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
         var table = summary.Table();
         File.WriteAllText(Path.Combine(output, "table.md"), table);
@@ -243,13 +244,13 @@ internal sealed record CycleRecord(
 }
 
 /// <summary>The benchmark's result: the cycles and the full suite on the last version served.</summary>
-internal sealed record CycleSummary(string StartVersion, double StartClean, string FinalVersion, double WallSeconds, IReadOnlyList<CycleRecord> Cycles, JsonElement Final)
+internal sealed record CycleSummary(string StartVersion, double StartClean, GateSettings Gate, string FinalVersion, double WallSeconds, IReadOnlyList<CycleRecord> Cycles, JsonElement Final)
 {
     public string Table()
     {
         var c = CultureInfo.InvariantCulture;
         var text = new StringBuilder();
-        text.AppendLine(c, $"From `{StartVersion}`; {Cycles.Count} cycles in {WallSeconds / 60:F0} min; gate measured on the first {Cycles.FirstOrDefault()?.Examples ?? 0} held-out images with {Cycles.FirstOrDefault()?.Attack}.");
+        text.AppendLine(c, $"From `{StartVersion}`; {Cycles.Count} cycles in {WallSeconds / 60:F0} min; the gate measures candidate and serving model on {Gate.Examples} held-out images, robust under `{Gate.Attack}`.");
         text.AppendLine();
         text.AppendLine("| cycle | decision | method | candidate clean | candidate robust | serving robust | published | wall s |");
         text.AppendLine("|---|---|---|---|---|---|---|---|");
@@ -266,5 +267,19 @@ internal sealed record CycleSummary(string StartVersion, double StartClean, stri
             : "not measured";
         text.AppendLine(c, $"Last version served, `{FinalVersion}`: {clean:P1} clean on {Final.GetProperty("testExamples").GetInt32()} test images, {robust}.");
         return text.ToString();
+    }
+}
+
+/// <summary>The gate's suite and image count the sidecar ran with: its appsettings.json, then <c>--settings</c>.</summary>
+internal sealed record GateSettings(string Attack, int Examples)
+{
+    public static GateSettings Effective(string sidecarFolder, IReadOnlyList<(string Key, string Value)> settings)
+    {
+        using var json = JsonDocument.Parse(File.ReadAllText(Path.Combine(sidecarFolder, "appsettings.json")));
+        var defaults = json.RootElement.GetProperty("Trainer").GetProperty("Gate");
+        string? Override(string key) => settings.LastOrDefault(s => string.Equals(s.Key, $"Trainer:Gate:{key}", StringComparison.OrdinalIgnoreCase)).Value;
+        return new GateSettings(
+            Override("Attack") ?? defaults.GetProperty("Attack").GetString()!,
+            Override("Examples") is { } examples ? int.Parse(examples, CultureInfo.InvariantCulture) : defaults.GetProperty("Examples").GetInt32());
     }
 }
