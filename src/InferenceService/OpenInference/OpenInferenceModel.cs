@@ -130,14 +130,16 @@ public sealed class OpenInferenceModel(InferenceCalls calls, ModelHost host, IOp
             throw new RpcException(new Status(StatusCode.Aborted, $"version '{request.ModelVersion}' of model '{Name}' stopped serving during the call ('{answered.Version}' serves now); ask again"));
         }
 
+        // Top-k only as deep as the classification extension asks: its strings are written from it.
+        var topK = outputs!.Select(o => o.Classification).DefaultIfEmpty(0).Max();
         var answers = new ClassifyResponse[results.Count];
         for (var i = 0; i < results.Count; i++)
         {
-            answers[i] = await calls.AnswerAsync(images[i], results[i], 0, probe, cancellationToken);
+            answers[i] = await calls.AnswerAsync(images[i], results[i], topK, probe, cancellationToken);
         }
 
         var response = new ModelInferResponse { ModelName = Name, ModelVersion = answered.Version, Id = request.Id };
-        OutputTensors.Write(response, outputs!, answers, answered.ClassNames, raw);
+        OutputTensors.Write(response, outputs!, answers, raw);
         return response;
     }
 

@@ -123,7 +123,7 @@ public static class OutputTensors
     /// <paramref name="response"/>: typed contents, or <c>raw_output_contents</c> when
     /// <paramref name="raw"/> (little-endian; BYTES elements each prefixed by a 4-byte length).
     /// </summary>
-    public static void Write(ModelInferResponse response, IReadOnlyList<RequestedOutput> outputs, IReadOnlyList<ClassifyResponse> answers, IReadOnlyList<string> classNames, bool raw)
+    public static void Write(ModelInferResponse response, IReadOnlyList<RequestedOutput> outputs, IReadOnlyList<ClassifyResponse> answers, bool raw)
     {
         ArgumentNullException.ThrowIfNull(response);
         ArgumentNullException.ThrowIfNull(outputs);
@@ -140,10 +140,11 @@ public static class OutputTensors
                 shape.Add(output.Classification);
                 foreach (var answer in answers)
                 {
-                    foreach (var label in Signals.SignalBuilder.RankDescending([.. answer.Probabilities]).Take(output.Classification))
+                    // The answer's top-k is at least as deep as the deepest classification asked for.
+                    foreach (var score in answer.TopK.Take(output.Classification))
                     {
                         contents.BytesContents.Add(ByteString.CopyFromUtf8(string.Create(
-                            CultureInfo.InvariantCulture, $"{answer.Probabilities[label]:F6}:{label}:{classNames[label]}")));
+                            CultureInfo.InvariantCulture, $"{score.Probability:F6}:{score.Label}:{score.ClassName}")));
                     }
                 }
             }

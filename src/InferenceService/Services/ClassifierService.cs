@@ -75,7 +75,7 @@ public sealed class ClassifierService(InferenceCalls calls) : Classifier.Classif
 
     private async Task<ClassifyResponse> RespondAsync(ClassifyRequest request, float[] pixels, Batching.InferenceResult result, ServerCallContext context)
     {
-        var response = await calls.AnswerAsync(pixels, result, request.TopK, request.RobustnessProbe, context.CancellationToken);
+        var response = await calls.AnswerAsync(pixels, result, request.TopK == 0 ? calls.Settings.DefaultTopK : request.TopK, request.RobustnessProbe, context.CancellationToken);
         response.RequestId = request.RequestId;
         return response;
     }

@@ -32,11 +32,11 @@ public sealed class InferenceCalls(ModelHost host, InferenceBatcher batcher, Rob
     public Task<IReadOnlyList<InferenceResult>> InferAsync(IReadOnlyList<float[]> images, ModelDescription model, CancellationToken cancellationToken) =>
         batcher.InferAsync(images, model, cancellationToken);
 
-    /// <summary>One image's answer: label, calibrated confidence, top-k, the hard-pair signal and, when asked, the robustness probe.</summary>
+    /// <summary>One image's answer: label, calibrated confidence, the <paramref name="topK"/> most likely classes, the hard-pair signal and, when asked, the robustness probe.</summary>
     public async Task<ClassifyResponse> AnswerAsync(float[] pixels, InferenceResult result, int topK, bool probe, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(result);
-        var response = SignalBuilder.Build(result, topK == 0 ? Settings.DefaultTopK : topK, Settings);
+        var response = SignalBuilder.Build(result, topK, Settings);
         if (response.HardPair.Ambiguous)
         {
             metrics.Ambiguous(response.HardPair.First.ClassName, response.HardPair.Second.ClassName);

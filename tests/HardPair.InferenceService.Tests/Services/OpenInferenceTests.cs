@@ -73,6 +73,7 @@ public sealed class OpenInferenceTests(TrainedCheckpointFixture checkpoint) : IC
     [Fact]
     public async Task ModelInfer_NamedOutputs_ComeInTheRequestsOrder_WithClassificationStringsAndProbeOutputs()
     {
+        const int Depth = 5; // deeper than Classify's default top-3
         checkpoint.CopyInto(store.Path);
         await using var host = await InferenceSettings.StartServingAsync(store.Path);
         var oip = new GRPCInferenceService.GRPCInferenceServiceClient(host.Channel);
@@ -80,7 +81,7 @@ public sealed class OpenInferenceTests(TrainedCheckpointFixture checkpoint) : IC
         request.Parameters["robustness_probe"] = new InferParameter { BoolParam = true };
         request.Parameters["raw_output"] = new InferParameter { BoolParam = false };
         request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "probe_label_flips" });
-        request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "probabilities", Parameters = { ["classification"] = new InferParameter { Int64Param = 3 } } });
+        request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "probabilities", Parameters = { ["classification"] = new InferParameter { Int64Param = Depth } } });
         request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "label" });
         request.Outputs.Add(new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "probe_adversarial_label" });
 
@@ -91,10 +92,10 @@ public sealed class OpenInferenceTests(TrainedCheckpointFixture checkpoint) : IC
         Assert.Empty(response.RawOutputContents);
         var classification = response.Outputs[1];
         Assert.Equal("BYTES", classification.Datatype);
-        Assert.Equal([3, 3], classification.Shape);
+        Assert.Equal([3, Depth], classification.Shape);
         for (var i = 0; i < 3; i++)
         {
-            var strings = classification.Contents.BytesContents.Skip(i * 3).Take(3).Select(b => b.ToStringUtf8().Split(':', 3)).ToList();
+            var strings = classification.Contents.BytesContents.Skip(i * Depth).Take(Depth).Select(b => b.ToStringUtf8().Split(':', 3)).ToList();
             Assert.Equal(response.Outputs[2].Contents.IntContents[i], int.Parse(strings[0][1], CultureInfo.InvariantCulture));
             foreach (var parts in strings)
             {
