@@ -81,7 +81,7 @@ public static class ModelCard
         Line($"| epochs | {m.Training.Epochs:0.##} |");
         foreach (var (name, value) in m.Training.HyperParameters.OrderBy(p => p.Key, StringComparer.Ordinal))
         {
-            Line($"| {name} | {value:0.######} |");
+            Line($"| {name} | {value:0.######}{Meaning(name, value)} |");
         }
 
         Line($"| training images | {m.Dataset.TrainExamples:N0} (validation images held out: {m.Dataset.ValidationExamples:N0}) |");
@@ -147,4 +147,11 @@ public static class ModelCard
             .Where(p => p.Item3 > 0)
             .OrderByDescending(p => p.Item3);
     }
+
+    /// <summary>
+    /// What a coded hyper-parameter's number means: the manifest stores the learning-rate schedule
+    /// as 0 step, 1 cosine, 2 one-cycle (<c>HyperParameters.Schedule</c>).
+    /// </summary>
+    private static string Meaning(string name, double value) =>
+        name == "schedule" && value is 0 or 1 or 2 ? $" ({(int)value switch { 0 => "step", 1 => "cosine", _ => "one-cycle" }})" : "";
 }

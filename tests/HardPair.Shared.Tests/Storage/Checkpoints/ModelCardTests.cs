@@ -16,7 +16,7 @@ public sealed class ModelCardTests
         {
             SchemaVersion = CheckpointManifest.CurrentSchemaVersion,
             Version = "v1",
-            Training = new TrainingRecord { Method = "pgd-at", Epochs = 25, Seed = 3, HyperParameters = new() { ["learningRate"] = 0.05, ["attackSteps"] = 5 } },
+            Training = new TrainingRecord { Method = "pgd-at", Epochs = 25, Seed = 3, HyperParameters = new() { ["learningRate"] = 0.05, ["attackSteps"] = 5, ["schedule"] = 2 } },
             Dataset = draft.Dataset with { TrainExamples = 55_000, ValidationExamples = 5_000 },
             Metrics = new MetricsRecord
             {
@@ -40,6 +40,7 @@ public sealed class ModelCardTests
         Assert.Contains("not a certificate", card, StringComparison.Ordinal);
         Assert.Contains("nothing about other norms (L2", card, StringComparison.Ordinal);
         Assert.Contains("| learningRate | 0.05 |", card, StringComparison.Ordinal);
+        Assert.Contains("| schedule | 2 (one-cycle) |", card, StringComparison.Ordinal);
         Assert.Contains("| training images | 55,000 (validation images held out: 5,000) |", card, StringComparison.Ordinal);
         Assert.Contains("| Shirt | 90.0 % | 41.0 % | T-shirt/top |", card, StringComparison.Ordinal);
         Assert.Contains("| T-shirt/top / Shirt | 0.310 |", card, StringComparison.Ordinal);
