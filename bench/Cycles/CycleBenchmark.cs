@@ -24,7 +24,10 @@ internal static class CycleBenchmark
         var from = Path.GetFullPath(line.Required("from"));
         var cycles = line.Int("cycles", 5, 1, 100);
         var root = FindRoot();
-        var output = Path.GetFullPath(line.Optional("out") ?? Path.Combine(root, "bench", "results", $"cycles-{DateTime.UtcNow:yyyyMMddTHHmmssZ}"));
+        // --collect DIR: the cycles already ran into DIR (cycle-N.json) and DIR/final.json holds the
+        // final suite, evaluated by hand after the bench stopped; only the summary is written.
+        var collect = line.Optional("collect");
+        var output = Path.GetFullPath(collect ?? line.Optional("out") ?? Path.Combine(root, "bench", "results", $"cycles-{DateTime.UtcNow:yyyyMMddTHHmmssZ}"));
         var finalAttacks = line.Optional("final-attacks") ?? "clean,autoattack";
         var finalSubset = line.Int("final-subset", 1000, 10, 10_000);
         var threads = line.Int("threads", Environment.ProcessorCount, 1, 256);
@@ -36,6 +39,35 @@ internal static class CycleBenchmark
 
         var start = CheckpointReader.Verify(from);
         var store = Path.Combine(output, "store");
+        var records = collect is null ? await RunCyclesAsync(root, from, start, store, output, cycles, threads, settings) : Collected(output);
+        var last = records.LastOrDefault(r => r.Published is { Length: > 0 })?.Published ?? start.Version;
+        string final;
+        if (collect is null)
+        {
+            Console.WriteLine($"full suite ({finalAttacks}, first {finalSubset}) on {last}");
+            final = await EvaluateAsync(root, Path.Combine(store, last), finalAttacks, finalSubset, threads);
+            File.WriteAllText(Path.Combine(output, "final.json"), final);
+        }
+        else
+        {
+            final = File.ReadAllText(Path.Combine(output, "final.json"));
+        }
+
+        // The cycles' wall time: from the first run's start to the last one's end.
+        var wall = records.Count == 0 ? 0 : (records.Max(r => r.Finished) - records.Min(r => r.Started)).TotalSeconds;
+        var summary = new CycleSummary(start.Version, start.Metrics.CleanAccuracy, gate, last, wall, records, JsonDocument.Parse(final).RootElement);
+        File.WriteAllText(Path.Combine(output, "cycles.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
+        var table = summary.Table();
+        File.WriteAllText(Path.Combine(output, "table.md"), table);
+        Console.Write(table);
+        CycleChart.Write(records, Path.Combine(output, "cycles.png"));
+        return 0;
+    }
+
+    /// <summary>Copies the start checkpoint into a fresh store and records <paramref name="cycles"/> cycles of the real sidecar on it.</summary>
+    private static async Task<List<CycleRecord>> RunCyclesAsync(
+        string root, string from, CheckpointManifest start, string store, string output, int cycles, int threads, IReadOnlyList<(string Key, string Value)> settings)
+    {
         Directory.CreateDirectory(Path.Combine(store, start.Version));
         foreach (var file in Directory.GetFiles(from))
         {
@@ -44,43 +76,36 @@ internal static class CycleBenchmark
 
         Console.WriteLine($"{cycles} cycles from {start.Version} ({start.Training.Method}); results in {output}");
         var records = new List<CycleRecord>();
-        var clock = Stopwatch.StartNew();
-        await using (var sidecar = await SidecarProcess.StartAsync(root, store, Path.Combine(output, "state"), threads, settings, Path.Combine(output, "sidecar.log")))
+        await using var sidecar = await SidecarProcess.StartAsync(root, store, Path.Combine(output, "state"), threads, settings, Path.Combine(output, "sidecar.log"));
+        var trainer = new Trainer.TrainerClient(sidecar.Channel.Intercept(headers =>
         {
-            var trainer = new Trainer.TrainerClient(sidecar.Channel.Intercept(headers =>
+            headers.Add("authorization", $"Bearer {Token}");
+            return headers;
+        }));
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        while (records.Count < cycles)
+        {
+            await Task.Delay(TimeSpan.FromSeconds(5));
+            sidecar.ThrowIfExited();
+            var runs = (await trainer.ListRunsAsync(new ListRunsRequest { Limit = 100 })).Runs;
+            foreach (var run in runs.Where(r => IsFinished(r.Phase) && seen.Add(r.RunId)).OrderBy(r => r.CreatedAt.ToDateTimeOffset()))
             {
-                headers.Add("authorization", $"Bearer {Token}");
-                return headers;
-            }));
-            var seen = new HashSet<string>(StringComparer.Ordinal);
-            while (records.Count < cycles)
-            {
-                await Task.Delay(TimeSpan.FromSeconds(5));
-                sidecar.ThrowIfExited();
-                var runs = (await trainer.ListRunsAsync(new ListRunsRequest { Limit = 100 })).Runs;
-                foreach (var run in runs.Where(r => IsFinished(r.Phase) && seen.Add(r.RunId)).OrderBy(r => r.CreatedAt.ToDateTimeOffset()))
-                {
-                    var record = CycleRecord.From(records.Count + 1, run);
-                    records.Add(record);
-                    Console.WriteLine(record.Line());
-                    File.WriteAllText(Path.Combine(output, $"cycle-{record.Cycle}.json"), JsonFormatter.Default.Format(run));
-                }
+                var record = CycleRecord.From(records.Count + 1, run);
+                records.Add(record);
+                Console.WriteLine(record.Line());
+                File.WriteAllText(Path.Combine(output, $"cycle-{record.Cycle}.json"), JsonFormatter.Default.Format(run));
             }
         }
 
-        var last = records.LastOrDefault(r => r.Published is { Length: > 0 })?.Published ?? start.Version;
-        Console.WriteLine($"full suite ({finalAttacks}, first {finalSubset}) on {last}");
-        var final = await EvaluateAsync(root, Path.Combine(store, last), finalAttacks, finalSubset, threads);
-        File.WriteAllText(Path.Combine(output, "final.json"), final);
-
-        var summary = new CycleSummary(start.Version, start.Metrics.CleanAccuracy, gate, last, clock.Elapsed.TotalSeconds, records, JsonDocument.Parse(final).RootElement);
-        File.WriteAllText(Path.Combine(output, "cycles.json"), JsonSerializer.Serialize(summary, new JsonSerializerOptions { WriteIndented = true }));
-        var table = summary.Table();
-        File.WriteAllText(Path.Combine(output, "table.md"), table);
-        Console.Write(table);
-        CycleChart.Write(records, Path.Combine(output, "cycles.png"));
-        return 0;
+        return records;
     }
+
+    /// <summary>The cycles an earlier invocation recorded in <paramref name="output"/>, in order.</summary>
+    private static List<CycleRecord> Collected(string output) =>
+        [.. Enumerable.Range(1, 100)
+            .Select(n => Path.Combine(output, $"cycle-{n}.json"))
+            .TakeWhile(File.Exists)
+            .Select((path, i) => CycleRecord.From(i + 1, JsonParser.Default.Parse<Run>(File.ReadAllText(path))))];
 
     private static bool IsFinished(RunPhase phase) => phase is RunPhase.Published or RunPhase.Rejected or RunPhase.Failed or RunPhase.Cancelled or RunPhase.Interrupted;
 
@@ -230,13 +255,14 @@ internal static class CycleBenchmark
 internal sealed record CycleRecord(
     int Cycle, string RunId, string Phase, string Method, bool Accepted, string Reason,
     double CandidateClean, double CandidateRobust, double ServingRobust, string ServingVersion, string Published,
-    string Attack, int Examples, double Seconds)
+    string Attack, int Examples, double Seconds, DateTimeOffset Started, DateTimeOffset Finished)
 {
     public static CycleRecord From(int cycle, Run run) => new(
         cycle, run.RunId, run.Phase.ToString(), run.Method, run.Gate?.Accepted ?? false, run.Gate?.Reason ?? run.Error,
         run.Gate?.CandidateCleanAccuracy ?? 0, run.Gate?.CandidateRobustAccuracy ?? 0, run.Gate?.ServingRobustAccuracy ?? -1,
         run.Gate?.ServingVersion ?? "", run.PublishedVersion, run.Evaluation?.RobustAttack ?? "", run.Evaluation?.Examples ?? 0,
-        run.StartedAt is null || run.FinishedAt is null ? 0 : (run.FinishedAt.ToDateTimeOffset() - run.StartedAt.ToDateTimeOffset()).TotalSeconds);
+        run.StartedAt is null || run.FinishedAt is null ? 0 : (run.FinishedAt.ToDateTimeOffset() - run.StartedAt.ToDateTimeOffset()).TotalSeconds,
+        run.StartedAt?.ToDateTimeOffset() ?? default, run.FinishedAt?.ToDateTimeOffset() ?? default);
 
     public string Line() => string.Create(
         CultureInfo.InvariantCulture,

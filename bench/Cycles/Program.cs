@@ -6,6 +6,7 @@
 //   dotnet bench/Cycles/bin/Release/net10.0/HardPair.Bench.Cycles.dll --from CHECKPOINT_DIR
 //       [--cycles 5] [--out bench/results/cycles-<stamp>] [--final-attacks clean,autoattack]
 //       [--final-subset 1000] [--threads 2] [--settings Trainer:Key=value,...]
+//   ... --from CHECKPOINT_DIR --collect DIR   the summary of cycles already recorded in DIR, with DIR/final.json
 using HardPair.Bench.Cycles;
 using HardPair.CommandLine;
 

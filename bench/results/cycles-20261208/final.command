@@ -1,0 +1,1 @@
+dotnet src/TrainerSidecar/bin/Release/net10.0/HardPair.TrainerSidecar.dll evaluate --checkpoint bench/results/cycles-20261208/store/v20261208T013144594Z-d92834f3 --attacks clean,autoattack --test-subset 1000 --threads 2 --json > final.json
