@@ -38,7 +38,7 @@ public sealed class CliTests
         Assert.True(feedback.ExitCode == 0, feedback.Error);
         Assert.Contains("the feedback log holds 1 example(s)", feedback.Output, StringComparison.Ordinal);
 
-        var retrain = await Cli(["retrain", "--method", "spat", "--epochs", "0.5", "--train-subset", "2000", "--watch"], withToken);
+        var retrain = await Cli(["retrain", "--epochs", "0.5", "--train-subset", "2000", "--watch"], withToken);
         Assert.Contains("training: fine-tuning", retrain.Output, StringComparison.Ordinal);
         Assert.Matches(@"step (\d+)/\1 ", retrain.Output);
         Assert.Matches("(published v\\S+ \\(accepted|not published: rejected)", retrain.Output);
@@ -46,7 +46,7 @@ public sealed class CliTests
         {
             // A cycle's checkpoint carries the gate suite's worst case on the gate's test images.
             var after = await Cli(["models", "list"], withToken);
-            Assert.Matches($@"{published.Groups[1].Value}\s+(serving|available)\s+spat\s+\S+ %\s+\S+ % apgd-ce5\+apgd-t1x5\s+200\s", after.Output);
+            Assert.Matches($@"{published.Groups[1].Value}\s+(serving|available)\s+{shipped.Training.Method}\s+\S+ %\s+\S+ % apgd-ce5\+apgd-t1x5\s+200\s", after.Output);
         }
 
         var status = await Cli(["status"], withToken);

@@ -28,7 +28,7 @@ public sealed class StackTests
         var admin = stack.Admin();
         using var load = new Load(classifier);
 
-        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Method = "spat", Reason = "end-to-end" }, cancellationToken: TestContext.Current);
+        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Reason = "end-to-end" }, cancellationToken: TestContext.Current);
         var finished = await WatchAsync(admin, run.RunId);
         Assert.True(finished.Phase == RunPhase.Published, $"{finished.Phase}: {finished.Error} {finished.Gate?.Reason}\n{stack.Sidecar!.Output}");
         var published = finished.PublishedVersion;
@@ -65,7 +65,7 @@ public sealed class StackTests
         var admin = stack.Admin();
         using var load = new Load(stack.Classifier());
 
-        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Method = "spat", Reason = "end-to-end: crash" }, cancellationToken: TestContext.Current);
+        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Reason = "end-to-end: crash" }, cancellationToken: TestContext.Current);
         await WatchAsync(admin, run.RunId, until: r => r.Step >= 4);
         await stack.Sidecar!.KillAsync();
 
@@ -101,7 +101,7 @@ public sealed class StackTests
         await stack.StartSidecarAsync(TestContext.Current);
         var admin = stack.Admin();
 
-        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Method = "spat", Reason = "end-to-end: inference crash" }, cancellationToken: TestContext.Current);
+        var run = await admin.TriggerRetrainingAsync(new StartRunRequest { Reason = "end-to-end: inference crash" }, cancellationToken: TestContext.Current);
         await WatchAsync(admin, run.RunId, until: r => r.Step >= 2);
         await stack.Inference!.KillAsync();
 
