@@ -50,7 +50,10 @@ internal static class CycleBenchmark
         }
         else
         {
-            final = File.ReadAllText(Path.Combine(output, "final.json"));
+            var finalPath = Path.Combine(output, "final.json");
+            final = records.Count > 0 && File.Exists(finalPath)
+                ? File.ReadAllText(finalPath)
+                : throw new UsageException($"--collect {output}: needs cycle-1.json … and final.json there");
         }
 
         // The cycles' wall time: from the first run's start to the last one's end.
