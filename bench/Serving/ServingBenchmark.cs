@@ -20,8 +20,10 @@ namespace HardPair.Bench.Serving;
 ///
 ///   dotnet run -c Release --project bench/Serving -- [--seconds 10] [--concurrency 1,4,16,64] [--out DIR]
 ///       [--warm-up 10] [--rounds 5] [--device cpu|cuda] [--service-cpus LIST] [--retain-freed-memory true|false] [--executors N] [--max-batch N] [--max-delay-ms MS] [--service-env NAME=VALUE,...] [--call unary|stream]
+///       [--store DIR]
 ///   --service-cpus pins the service and the raw-limit worker to the same CPUs (taskset -c LIST);
 ///   start the benchmark itself (the load generator) under taskset -c on the other CPUs.
+///   --store serves another checkpoint store than models/bootstrap (its newest version).
 ///   dotnet run -c Release --project bench/Serving -- --hot-swap   (see HotSwapBenchmark)
 ///   dotnet run -c Release --project bench/Serving -- --soak [--minutes 10]   (see SoakBenchmark)
 ///   dotnet run -c Release --project bench/Serving -- --fairness [--seconds 10]   (see FairnessBenchmark)
@@ -82,10 +84,15 @@ public static class ServingBenchmark
             return await SoakBenchmark.RunAsync(root, output, TimeSpan.FromMinutes(double.Parse(Option(args, "--minutes") ?? "10", C)));
         }
 
-        var store = Path.Combine(root, "models", "bootstrap");
+        // The store the service and the limit serve: the shipped models/bootstrap unless --store names
+        // another (to hold two models against each other back to back).
+        var store = Option(args, "--store") is { } chosen ? Path.GetFullPath(chosen) : Path.Combine(root, "models", "bootstrap");
+        // The version the service starts with: the store's newest.
+        var version = Directory.EnumerateDirectories(store, "v*").Select(Path.GetFileName).Order(StringComparer.Ordinal).LastOrDefault()
+            ?? throw new ArgumentException($"--store: {store} holds no checkpoint version");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
-        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch?.ToString(C) ?? "the service's default"}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}], calls {(streaming ? "ClassifyStream" : "Classify")}; {DateTime.UtcNow:u}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} CPUs for the load generator, service on {torchSettings.Cpus ?? "all CPUs"}, device {torchSettings.Device}, freed memory retained {torchSettings.RetainFreedMemory}, executors {torchSettings.Executors}, max batch {maxBatch?.ToString(C) ?? "the service's default"}, max queue delay {(delay.Length > 0 ? delay[1] : "the service's default")}, service environment [{string.Join(", ", serviceEnvironment.Select(e => $"{e.Key}={e.Value}"))}], calls {(streaming ? "ClassifyStream" : "Classify")}, model {version}; {DateTime.UtcNow:u}");
         await using var limitWorker = RawLimit.Start(store, torchSettings);
         var limitSeconds = Math.Max(2, seconds / 4);
         var rawBefore = await limitWorker.SweepAsync(limitSeconds);
@@ -156,7 +163,7 @@ public static class ServingBenchmark
             Console.WriteLine(string.Create(C, $"\nconcurrency {concurrencies.Max()}: {headline:P0} of the limit (median of {rounds.Count} rounds, each against the limit measured beside it; range {rounds.Min(r => r.OfLimit):P0}–{rounds.Max(r => r.OfLimit):P0})"));
         }
 
-        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings, maxBatch, maxQueueDelay = delay.Length > 0 ? delay[1] : null, serviceEnvironment, call = streaming ? "stream" : "unary" }, date = DateTime.UtcNow, seconds, warmUpSeconds = warmUps, limit, ofLimitAtHighestConcurrency = headline, rounds, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
+        var json = JsonSerializer.Serialize(new { machine = new { loadGeneratorCpus = Environment.ProcessorCount, totalCpus = TotalCpus(), torch = torchSettings, maxBatch, maxQueueDelay = delay.Length > 0 ? delay[1] : null, serviceEnvironment, call = streaming ? "stream" : "unary" }, model = version, date = DateTime.UtcNow, seconds, warmUpSeconds = warmUps, limit, ofLimitAtHighestConcurrency = headline, rounds, raw, rawBefore, rawAfter, results }, new JsonSerializerOptions(JsonSerializerDefaults.Web) { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals });
         await File.WriteAllTextAsync(Path.Combine(output, "serving.json"), json);
         Console.WriteLine($"\nwritten {Path.Combine(output, "serving.json")}");
         return 0;
