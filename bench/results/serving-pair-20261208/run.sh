@@ -9,7 +9,7 @@ stores=$(mktemp -d)
 mkdir -p "$stores"/first "$stores"/attempt2 "$stores"/attempt3
 cp -r tests/fixtures/checkpoints/v20261125T202913066Z-a9cd1db9 "$stores"/first/
 cp -r bench/results/anchor-20261201/attempt2.checkpoint "$stores"/attempt2/v20261208T005606947Z-2b39eaf9
-cp -r bench/results/anchor-20261201/attempt3.checkpoint "$stores"/attempt3/v20261208T050244145Z-a3aa02a3
+cp -r models/bootstrap/v20261208T050244145Z-a3aa02a3 "$stores"/attempt3/
 out=${1:-bench/results/serving-pair-$(date -u +%Y%m%d)}
 for model in first attempt2 attempt3; do
   mkdir -p "$out/$model"
