@@ -88,7 +88,7 @@ public static class ServingBenchmark
         // another (to hold two models against each other back to back).
         var store = Option(args, "--store") is { } chosen ? Path.GetFullPath(chosen) : Path.Combine(root, "models", "bootstrap");
         // The version the service starts with: the store's newest.
-        var version = Directory.EnumerateDirectories(store, "v*").Select(Path.GetFileName).Order(StringComparer.Ordinal).LastOrDefault()
+        var version = (Directory.Exists(store) ? Directory.EnumerateDirectories(store, "v*") : []).Select(Path.GetFileName).Order(StringComparer.Ordinal).LastOrDefault()
             ?? throw new ArgumentException($"--store: {store} holds no checkpoint version");
         var test = DatasetCatalog.Load(new DataOptions(), DatasetSplit.Test);
 
